@@ -1,0 +1,1 @@
+"""The vocabulary of Rota as dataclasses and enums: no I/O here."""

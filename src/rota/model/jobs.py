@@ -1,0 +1,205 @@
+"""Job definitions: what a job is, independent of where it was declared (Python or YAML).
+
+A definition is a frozen value. Its ``fingerprint`` covers everything that changes behaviour, so
+the store can give a changed definition a new version and every run can say which version ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from rota.model.errors import InvalidInputError
+from rota.model.params import JsonValue, ParamSchema, ParamSpec, ParamType
+
+JOB_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
+DEFAULT_TENANT = "default"
+
+
+class JobKind(StrEnum):
+    PYTHON = "python"
+    SHELL = "shell"
+    HTTP = "http"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Retries after failures: exponential backoff ``base * 2**(n-1)`` capped at ``max``, with
+    full jitter so that many failing runs do not retry in lockstep.
+
+    ``max_worker_losses`` bounds how often the reaper re-queues an idempotent run whose worker
+    died, so a job that kills its worker cannot loop forever.
+    """
+
+    max_attempts: int = 1
+    backoff_seconds: float = 10.0
+    backoff_max_seconds: float = 600.0
+    jitter: bool = True
+    max_worker_losses: int = 3
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise InvalidInputError("retry.max_attempts", "must be at least 1")
+        if self.backoff_seconds < 0 or self.backoff_max_seconds < 0:
+            raise InvalidInputError("retry.backoff_seconds", "must not be negative")
+        if self.max_worker_losses < 0:
+            raise InvalidInputError("retry.max_worker_losses", "must not be negative")
+
+    def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before the attempt after ``failed_attempt`` (1-based)."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (failed_attempt - 1))
+        if not self.jitter:
+            return ceiling
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "max_attempts": self.max_attempts,
+            "backoff_seconds": self.backoff_seconds,
+            "backoff_max_seconds": self.backoff_max_seconds,
+            "jitter": self.jitter,
+            "max_worker_losses": self.max_worker_losses,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobDefinition:
+    """One job as declared. ``spec`` holds the kind-specific part (argv, URL, entrypoint)."""
+
+    id: str
+    kind: JobKind
+    name: str = ""
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+    required_role: str | None = None
+    params: ParamSchema = field(default_factory=ParamSchema)
+    expected_runtime: float | None = None
+    timeout: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    idempotent: bool = False
+    destructive: bool = False
+    priority: int = 0
+    active: bool = True
+    expires_at: datetime | None = None
+    group: str | None = None
+    tenant: str = DEFAULT_TENANT
+    spec: dict[str, JsonValue] = field(default_factory=dict)
+    source: str = ""
+    code_hash: str = ""
+    """Hash of the job's code (Python) so that a code change is a new version too."""
+
+    def __post_init__(self) -> None:
+        if not JOB_ID_PATTERN.match(self.id):
+            raise InvalidInputError(
+                "id", f"{self.id!r} must be lowercase letters, digits, '.', '_' or '-'"
+            )
+        if not self.name:
+            object.__setattr__(self, "name", self.id)
+        if self.timeout is not None and self.timeout <= 0:
+            raise InvalidInputError("timeout", "must be a positive number of seconds")
+        if self.expected_runtime is not None and self.expected_runtime <= 0:
+            raise InvalidInputError("expected_runtime", "must be a positive number of seconds")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise InvalidInputError("expires_at", "needs a UTC offset or Z")
+        if not -1000 <= self.priority <= 1000:
+            raise InvalidInputError("priority", "must be between -1000 and 1000")
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The canonical JSON form; the store keeps it and rebuilds the definition from it."""
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "name": self.name,
+            "description": self.description,
+            "owner": self.owner,
+            "tags": list(self.tags),
+            "required_role": self.required_role,
+            "params": self.params.to_json(),
+            "expected_runtime": self.expected_runtime,
+            "timeout": self.timeout,
+            "retry": self.retry.to_json(),
+            "idempotent": self.idempotent,
+            "destructive": self.destructive,
+            "priority": self.priority,
+            "active": self.active,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "group": self.group,
+            "tenant": self.tenant,
+            "spec": self.spec,
+            "source": self.source,
+            "code_hash": self.code_hash,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        body = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobDefinition:
+        params = ParamSchema(tuple(_param_from_json(p) for p in data.get("params", [])))
+        expires = data.get("expires_at")
+        return cls(
+            id=data["id"],
+            kind=JobKind(data["kind"]),
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+            owner=data.get("owner", ""),
+            tags=tuple(data.get("tags", ())),
+            required_role=data.get("required_role"),
+            params=params,
+            expected_runtime=data.get("expected_runtime"),
+            timeout=data.get("timeout"),
+            retry=RetryPolicy(**data.get("retry", {})),
+            idempotent=bool(data.get("idempotent", False)),
+            destructive=bool(data.get("destructive", False)),
+            priority=int(data.get("priority", 0)),
+            active=bool(data.get("active", True)),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+            group=data.get("group"),
+            tenant=data.get("tenant", DEFAULT_TENANT),
+            spec=dict(data.get("spec", {})),
+            source=data.get("source", ""),
+            code_hash=data.get("code_hash", ""),
+        )
+
+
+def _param_from_json(data: dict[str, Any]) -> ParamSpec:
+    kwargs: dict[str, Any] = {
+        "name": data["name"],
+        "type": ParamType(data.get("type", "str")),
+        "description": data.get("description", ""),
+        "min": data.get("min"),
+        "max": data.get("max"),
+        "pattern": data.get("pattern"),
+        "choices": tuple(data.get("choices", ())),
+        "items": ParamType(data.get("items", "str")),
+    }
+    if "default" in data:
+        kwargs["default"] = data["default"]
+    return ParamSpec(**kwargs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredJob:
+    """A definition as the store knows it: with its version number and sync time."""
+
+    definition: JobDefinition
+    version: int
+    synced_at: datetime
+    removed: bool = False
+    """The definition is no longer in the project; kept so its runs stay readable."""
+
+    @property
+    def id(self) -> str:
+        return self.definition.id

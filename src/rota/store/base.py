@@ -1,0 +1,212 @@
+"""The ``Store`` interface: the only truth of Rota, spoken in domain operations.
+
+Every implementation must pass ``tests/contract``. Guarantees every implementation gives:
+
+* each operation is one transaction: it happens whole or not at all;
+* every status change writes its ``run_status_history`` row in the same transaction and only
+  follows :mod:`rota.model.status`; terminal statuses never change;
+* writes for a running attempt are fenced by its lease token: a worker that lost its lease
+  (reaped, canceled, re-claimed) gets :class:`LeaseLostError` and changes nothing;
+* a run is claimed by at most one worker at a time, even with many workers on many machines.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rota.model.jobs import JobDefinition, StoredJob
+from rota.model.params import JsonValue
+from rota.model.runs import (
+    Activity,
+    Attempt,
+    Claim,
+    LeaseState,
+    LogLine,
+    NewRun,
+    Outcome,
+    RecordResult,
+    Run,
+    StatusChange,
+)
+from rota.model.status import RunStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncResult:
+    job: str
+    version: int
+    change: str
+    """``new``, ``changed``, ``unchanged`` or ``removed``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFilter:
+    job: str | None = None
+    status: RunStatus | None = None
+    tenant: str | None = None
+    limit: int = 50
+    before_id: int | None = None
+    """Keyset paging: runs with an id below this one (newest first)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReapResult:
+    run_id: int
+    job: str
+    requeued: bool
+    """True: re-queued as a new attempt (idempotent); False: ended ``failed``, ``worker lost``."""
+
+
+class Store(ABC):
+    """Persistence of jobs, runs, attempts, logs, record results, job state and workers."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abstractmethod
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Where the data lives, without a password; shown to administrators."""
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def sync_jobs(
+        self, definitions: Sequence[JobDefinition], now: datetime, *, remove_missing: bool = False
+    ) -> list[SyncResult]:
+        """Upsert definitions; a changed fingerprint gets version + 1 and a ``job_versions`` row.
+
+        With ``remove_missing``, jobs not given are marked removed (their runs stay readable).
+        """
+
+    @abstractmethod
+    def get_job(self, job_id: str, version: int | None = None) -> StoredJob:
+        """The current (or given) version; :class:`NotFoundError` if unknown."""
+
+    @abstractmethod
+    def list_jobs(self, *, include_removed: bool = False) -> list[StoredJob]:
+        """Jobs ordered by id."""
+
+    # -- runs: creating and reading --------------------------------------------------------
+
+    @abstractmethod
+    def enqueue_runs(self, requests: Sequence[NewRun], now: datetime) -> list[Run]:
+        """Create ``queued`` runs (due at ``due_at`` or now) in one transaction, in order."""
+
+    @abstractmethod
+    def get_run(self, run_id: int) -> Run:
+        """:class:`NotFoundError` if unknown."""
+
+    @abstractmethod
+    def list_runs(self, run_filter: RunFilter) -> list[Run]:
+        """Newest first."""
+
+    @abstractmethod
+    def get_attempts(self, run_id: int) -> list[Attempt]: ...
+
+    @abstractmethod
+    def get_history(self, run_id: int) -> list[StatusChange]: ...
+
+    @abstractmethod
+    def get_logs(self, run_id: int, *, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        """Log lines with ``seq > after``, oldest first (``seq`` is the follow cursor)."""
+
+    @abstractmethod
+    def get_records(
+        self, run_id: int, *, failed_only: bool = False, after: int = 0, limit: int = 10_000
+    ) -> list[RecordResult]: ...
+
+    @abstractmethod
+    def count_runs(self, *, status: RunStatus | None = None) -> int: ...
+
+    # -- runs: the engine's operations -----------------------------------------------------
+
+    @abstractmethod
+    def claim_runs(
+        self, worker_id: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[Claim]:
+        """Move up to ``limit`` due ``queued`` runs to ``running`` for this worker.
+
+        Order: priority (highest first), then due time, then id. Each claim starts a new
+        attempt with a fresh lease token. Never hands one run to two workers.
+        """
+
+    @abstractmethod
+    def extend_leases(
+        self, worker_id: str, tokens: Mapping[int, str], lease_seconds: float, now: datetime
+    ) -> dict[int, LeaseState]:
+        """Heartbeat: extend leases still held; report lost ones and cancel requests."""
+
+    @abstractmethod
+    def cancel_requests(self, tokens: Mapping[int, str]) -> set[int]:
+        """Which of these held runs have a cancel request (a cheap read, polled often)."""
+
+    @abstractmethod
+    def record_activity(self, run_id: int, token: str, activity: Activity, now: datetime) -> None:
+        """Append logs and record results, bump counters, set progress and info (fenced)."""
+
+    @abstractmethod
+    def finish_runs(self, outcomes: Sequence[Outcome], now: datetime) -> dict[int, bool]:
+        """End attempts in one transaction (group commit), each with its last activity.
+
+        ``COMPLETED`` clears the job's saved state. ``QUEUED`` re-queues for a retry at
+        ``retry_at``. Returns run id -> False for outcomes whose lease was lost (not written).
+        """
+
+    @abstractmethod
+    def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
+        """Shutdown: put held runs back to ``queued`` without charging an attempt."""
+
+    @abstractmethod
+    def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:
+        """Cancel a pending/queued run at once; flag a running one for its worker.
+
+        :class:`ConflictError` for runs already ended.
+        """
+
+    @abstractmethod
+    def reap_expired(self, now: datetime, limit: int = 100) -> list[ReapResult]:
+        """Recover running runs whose lease expired: re-queue idempotent ones (while
+        ``max_worker_losses`` allows), end the others ``failed`` with reason ``worker lost``."""
+
+    # -- job state (checkpoints) -----------------------------------------------------------
+
+    @abstractmethod
+    def save_state(self, run_id: int, token: str, state: JsonValue, now: datetime) -> None:
+        """Persist a job's state (fenced by the saving run's lease); kept across attempts."""
+
+    @abstractmethod
+    def load_state(self, job_id: str, tenant: str) -> JsonValue:
+        """The job's saved state or None."""
+
+    # -- workers ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def register_worker(
+        self, worker_id: str, hostname: str, pid: int, concurrency: int, now: datetime
+    ) -> None: ...
+
+    @abstractmethod
+    def worker_heartbeat(self, worker_id: str, now: datetime) -> None: ...
+
+    @abstractmethod
+    def stop_worker(self, worker_id: str, now: datetime) -> None: ...
+
+    # -- wake-ups --------------------------------------------------------------------------
+
+    @abstractmethod
+    def wait_for_runs(self, timeout: float) -> bool:
+        """Block until new runs may be claimable or ``timeout`` passes; True if woken early.
+
+        PostgreSQL listens for a notification; SQLite polls. Callers must still claim to know.
+        """

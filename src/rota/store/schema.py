@@ -1,0 +1,199 @@
+"""The one SQLAlchemy Core schema both stores share; Alembic migrations must reproduce it.
+
+Times are stored as UTC (``UtcDateTime``) so that SQLite, which has no time zones, compares
+them correctly as text and PostgreSQL keeps ``timestamptz``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+RunId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+job_versions = sa.Table(
+    "job_versions",
+    metadata,
+    sa.Column("job_id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("job_version", sa.Integer, nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("triggered_by", sa.String(128)),
+    sa.Column("run_as", sa.String(128)),
+    sa.Column("params", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("queued_at", UtcDateTime),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("worker_losses", sa.Integer, nullable=False),
+    sa.Column("progress_done", sa.BigInteger, nullable=False),
+    sa.Column("progress_total", sa.BigInteger),
+    sa.Column("progress_message", sa.Text),
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False)
+        for name in (
+            "processed",
+            "succeeded",
+            "failed",
+            "skipped",
+            "inserted",
+            "updated",
+            "deleted",
+            "unchanged",
+        )
+    ),
+    sa.Column("info", Json, nullable=False),
+    sa.Column("result", Json),
+    sa.Column("error", Json),
+    sa.Column("reason", sa.Text),
+    sa.Column("external_calls", Json, nullable=False),
+    sa.Column("data_changed", sa.Boolean, nullable=False),
+    sa.Column("retry_of", RunId),
+    sa.Column("cancel_requested_at", UtcDateTime),
+    sa.Column("cancel_requested_by", sa.String(128)),
+    sa.Column("worker_id", sa.String(128)),
+    sa.Column("lease_token", sa.String(32)),
+    sa.Column("lease_expires_at", UtcDateTime),
+    sa.Index("ix_runs_claim", "status", "priority", "due_at", "id"),
+    sa.Index("ix_runs_job_created", "job_id", "created_at"),
+    sa.Index("ix_runs_lease", "status", "lease_expires_at"),
+)
+
+run_attempts = sa.Table(
+    "run_attempts",
+    metadata,
+    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("worker_id", sa.String(128), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("error", Json),
+)
+
+run_status_history = sa.Table(
+    "run_status_history",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", RunId, nullable=False, index=True),
+    sa.Column("from_status", sa.String(16)),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.String(128)),
+)
+
+run_logs = sa.Table(
+    "run_logs",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", RunId, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_run_logs_run", "run_id", "id"),
+)
+
+run_records = sa.Table(
+    "run_records",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", RunId, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_run_records_run", "run_id", "id"),
+)
+
+job_state = sa.Table(
+    "job_state",
+    metadata,
+    sa.Column("job_id", sa.String(128), primary_key=True),
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("attempt", sa.Integer),
+    sa.Column("record_mark", RunId, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+    sa.Column("stopped_at", UtcDateTime),
+)

@@ -1,0 +1,929 @@
+"""The shared SQLAlchemy Core implementation of :class:`Store`.
+
+Dialect differences (connection set-up, transaction start, wake-ups) live in the subclasses
+``SqliteStore`` and ``PostgresStore``; everything here is plain Core that both run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from rota.model.errors import (
+    ConflictError,
+    InvalidInputError,
+    LeaseLostError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+from rota.model.jobs import JobDefinition, StoredJob
+from rota.model.params import JsonValue
+from rota.model.runs import (
+    COUNTER_NAMES,
+    Activity,
+    Attempt,
+    Claim,
+    Counters,
+    LeaseState,
+    LogLine,
+    NewRun,
+    Outcome,
+    Progress,
+    RecordResult,
+    Run,
+    RunError,
+    StatusChange,
+    Trigger,
+    counters_for,
+    new_lease_token,
+    settle,
+)
+from rota.model.status import RunStatus, check_transition
+from rota.store import schema as t
+from rota.store.base import ReapResult, RunFilter, Store, SyncResult
+
+RUNNING = RunStatus.RUNNING.value
+QUEUED = RunStatus.QUEUED.value
+
+
+class SqlStore(Store):
+    """Core queries shared by the SQLite and PostgreSQL stores."""
+
+    def __init__(self, write_engine: Engine, read_engine: Engine | None = None) -> None:
+        self._engine = write_engine
+        self._read_engine = read_engine or write_engine
+        self._wakeup = threading.Event()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailableError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._read_engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailableError(f"database error: {exc.orig}") from exc
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+        if self._read_engine is not self._engine:
+            self._read_engine.dispose()
+
+    def upgrade(self) -> None:
+        from rota.store.migrate import upgrade
+
+        upgrade(self._engine)
+
+    def _notify_new_runs(self, conn: Connection) -> None:
+        """Tell waiting workers that runs were queued; in-process by default."""
+        self._wakeup.set()
+
+    def wait_for_runs(self, timeout: float) -> bool:
+        woken = self._wakeup.wait(timeout)
+        self._wakeup.clear()
+        return woken
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def sync_jobs(
+        self, definitions: Sequence[JobDefinition], now: datetime, *, remove_missing: bool = False
+    ) -> list[SyncResult]:
+        results: list[SyncResult] = []
+        with self._write() as conn:
+            current = {r.id: r for r in conn.execute(sa.select(t.jobs)).all()}
+            for definition in definitions:
+                fingerprint = definition.fingerprint
+                body = definition.to_json()
+                row = current.get(definition.id)
+                if row is not None and row.fingerprint == fingerprint and not row.removed:
+                    results.append(
+                        SyncResult(job=definition.id, version=row.version, change="unchanged")
+                    )
+                    continue
+                if row is not None and row.fingerprint == fingerprint:
+                    version, change = row.version, "changed"
+                else:
+                    version = (row.version + 1) if row is not None else 1
+                    change = "new" if row is None else "changed"
+                    conn.execute(
+                        sa.insert(t.job_versions).values(
+                            job_id=definition.id,
+                            version=version,
+                            fingerprint=fingerprint,
+                            definition=body,
+                            created_at=now,
+                        )
+                    )
+                values = {
+                    "tenant": definition.tenant,
+                    "kind": definition.kind.value,
+                    "version": version,
+                    "fingerprint": fingerprint,
+                    "definition": body,
+                    "synced_at": now,
+                    "removed": False,
+                }
+                if row is None:
+                    conn.execute(sa.insert(t.jobs).values(id=definition.id, **values))
+                else:
+                    conn.execute(
+                        sa.update(t.jobs).where(t.jobs.c.id == definition.id).values(**values)
+                    )
+                results.append(SyncResult(job=definition.id, version=version, change=change))
+            if remove_missing:
+                given = {d.id for d in definitions}
+                for job_id, row in current.items():
+                    if job_id not in given and not row.removed:
+                        conn.execute(
+                            sa.update(t.jobs)
+                            .where(t.jobs.c.id == job_id)
+                            .values(removed=True, synced_at=now)
+                        )
+                        results.append(
+                            SyncResult(job=job_id, version=row.version, change="removed")
+                        )
+        return results
+
+    def get_job(self, job_id: str, version: int | None = None) -> StoredJob:
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+            if row is None:
+                raise NotFoundError("job", job_id)
+            if version is None or version == row.version:
+                return _stored_job(row.definition, row.version, row.synced_at, row.removed)
+            old = conn.execute(
+                sa.select(t.job_versions).where(
+                    t.job_versions.c.job_id == job_id, t.job_versions.c.version == version
+                )
+            ).first()
+            if old is None:
+                raise NotFoundError("job version", f"{job_id}@{version}")
+            return _stored_job(old.definition, old.version, old.created_at, row.removed)
+
+    def list_jobs(self, *, include_removed: bool = False) -> list[StoredJob]:
+        query = sa.select(t.jobs).order_by(t.jobs.c.id)
+        if not include_removed:
+            query = query.where(t.jobs.c.removed == sa.false())
+        with self._read() as conn:
+            return [
+                _stored_job(r.definition, r.version, r.synced_at, r.removed)
+                for r in conn.execute(query).all()
+            ]
+
+    # -- runs: creating and reading ----------------------------------------------------------
+
+    def enqueue_runs(self, requests: Sequence[NewRun], now: datetime) -> list[Run]:
+        if not requests:
+            return []
+        rows = [_new_run_row(r, now) for r in requests]
+        with self._write() as conn:
+            ids = self._insert_runs(conn, rows)
+            conn.execute(
+                sa.insert(t.run_status_history),
+                [
+                    {
+                        "run_id": run_id,
+                        "from_status": None,
+                        "to_status": QUEUED,
+                        "at": now,
+                        "reason": r.trigger.value,
+                        "actor": r.triggered_by,
+                    }
+                    for run_id, r in zip(ids, requests, strict=True)
+                ],
+            )
+            self._notify_new_runs(conn)
+        return [_run_from_row({**row, "id": run_id}) for run_id, row in zip(ids, rows, strict=True)]
+
+    def _insert_runs(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert runs and return their ids in order (both dialects support RETURNING)."""
+        if len(rows) == 1:
+            return [
+                conn.execute(sa.insert(t.runs).values(rows[0]).returning(t.runs.c.id)).scalar_one()
+            ]
+        result = conn.execute(
+            sa.insert(t.runs).returning(t.runs.c.id, sort_by_parameter_order=True), rows
+        )
+        return [r[0] for r in result.all()]
+
+    def get_run(self, run_id: int) -> Run:
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError("run", run_id)
+        return _run_from_row(row._mapping)
+
+    def list_runs(self, run_filter: RunFilter) -> list[Run]:
+        if run_filter.limit < 1:
+            raise InvalidInputError("limit", "must be at least 1")
+        query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(run_filter.limit)
+        if run_filter.job is not None:
+            query = query.where(t.runs.c.job_id == run_filter.job)
+        if run_filter.status is not None:
+            query = query.where(t.runs.c.status == run_filter.status.value)
+        if run_filter.tenant is not None:
+            query = query.where(t.runs.c.tenant == run_filter.tenant)
+        if run_filter.before_id is not None:
+            query = query.where(t.runs.c.id < run_filter.before_id)
+        with self._read() as conn:
+            return [_run_from_row(r._mapping) for r in conn.execute(query).all()]
+
+    def count_runs(self, *, status: RunStatus | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(t.runs)
+        if status is not None:
+            query = query.where(t.runs.c.status == status.value)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _require_run(self, conn: Connection, run_id: int) -> None:
+        if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+            raise NotFoundError("run", run_id)
+
+    def get_attempts(self, run_id: int) -> list[Attempt]:
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(
+                sa.select(t.run_attempts)
+                .where(t.run_attempts.c.run_id == run_id)
+                .order_by(t.run_attempts.c.attempt)
+            ).all()
+        return [
+            Attempt(
+                run_id=r.run_id,
+                number=r.attempt,
+                worker=r.worker_id,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                outcome=r.outcome,
+                error=RunError.from_json(r.error),
+            )
+            for r in rows
+        ]
+
+    def get_history(self, run_id: int) -> list[StatusChange]:
+        h = t.run_status_history
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(sa.select(h).where(h.c.run_id == run_id).order_by(h.c.id)).all()
+        return [
+            StatusChange(
+                run_id=r.run_id,
+                from_status=RunStatus(r.from_status) if r.from_status else None,
+                to_status=RunStatus(r.to_status),
+                at=r.at,
+                reason=r.reason,
+                actor=r.actor,
+            )
+            for r in rows
+        ]
+
+    def get_logs(self, run_id: int, *, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        lg = t.run_logs
+        query = (
+            sa.select(lg)
+            .where(lg.c.run_id == run_id, lg.c.id > after)
+            .order_by(lg.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(query).all()
+        return [
+            LogLine(at=r.at, level=r.level, message=r.message, attempt=r.attempt, seq=r.id)
+            for r in rows
+        ]
+
+    def get_records(
+        self, run_id: int, *, failed_only: bool = False, after: int = 0, limit: int = 10_000
+    ) -> list[RecordResult]:
+        rr = t.run_records
+        query = (
+            sa.select(rr)
+            .where(rr.c.run_id == run_id, rr.c.id > after)
+            .order_by(rr.c.id)
+            .limit(limit)
+        )
+        if failed_only:
+            query = query.where(rr.c.error.is_not(None))
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(query).all()
+        return [
+            RecordResult(key=r.key, action=r.action, error=r.error, attempt=r.attempt, seq=r.id)
+            for r in rows
+        ]
+
+    # -- runs: the engine's operations -------------------------------------------------------
+
+    def claim_runs(
+        self, worker_id: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[Claim]:
+        if limit < 1:
+            return []
+        r = t.runs
+        lease_until = now + timedelta(seconds=lease_seconds)
+        candidates = (
+            sa.select(
+                r.c.id,
+                r.c.job_id,
+                r.c.job_version,
+                r.c.params,
+                r.c.attempt,
+                r.c.max_attempts,
+                r.c.tenant,
+            )
+            .where(r.c.status == QUEUED, r.c.due_at <= now)
+            .order_by(r.c.priority.desc(), r.c.due_at, r.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            rows = conn.execute(candidates).all()
+            if not rows:
+                return []
+            claims = [
+                Claim(
+                    run_id=row.id,
+                    job=row.job_id,
+                    job_version=row.job_version,
+                    params=row.params,
+                    attempt=row.attempt + 1,
+                    max_attempts=row.max_attempts,
+                    token=new_lease_token(),
+                    lease_expires_at=lease_until,
+                    tenant=row.tenant,
+                )
+                for row in rows
+            ]
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id == sa.bindparam("rid"), r.c.status == QUEUED)
+                .values(
+                    status=RUNNING,
+                    attempt=sa.bindparam("new_attempt"),
+                    lease_token=sa.bindparam("token"),
+                    lease_expires_at=lease_until,
+                    worker_id=worker_id,
+                    started_at=sa.func.coalesce(r.c.started_at, now),
+                    cancel_requested_at=None,
+                    cancel_requested_by=None,
+                ),
+                [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
+            )
+            conn.execute(
+                sa.insert(t.run_attempts),
+                [
+                    {
+                        "run_id": c.run_id,
+                        "attempt": c.attempt,
+                        "worker_id": worker_id,
+                        "started_at": now,
+                    }
+                    for c in claims
+                ],
+            )
+            conn.execute(
+                sa.insert(t.run_status_history),
+                [
+                    {
+                        "run_id": c.run_id,
+                        "from_status": QUEUED,
+                        "to_status": RUNNING,
+                        "at": now,
+                        "reason": f"attempt {c.attempt}",
+                        "actor": worker_id,
+                    }
+                    for c in claims
+                ],
+            )
+        return claims
+
+    def extend_leases(
+        self, worker_id: str, tokens: Mapping[int, str], lease_seconds: float, now: datetime
+    ) -> dict[int, LeaseState]:
+        r = t.runs
+        with self._write() as conn:
+            conn.execute(
+                sa.update(t.workers).where(t.workers.c.id == worker_id).values(heartbeat_at=now)
+            )
+            if not tokens:
+                return {}
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id.in_(list(tokens)), r.c.status == RUNNING, r.c.worker_id == worker_id)
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+            rows = conn.execute(
+                sa.select(r.c.id, r.c.lease_token, r.c.status, r.c.cancel_requested_at).where(
+                    r.c.id.in_(list(tokens))
+                )
+            ).all()
+        found = {row.id: row for row in rows}
+        states: dict[int, LeaseState] = {}
+        for run_id, token in tokens.items():
+            row = found.get(run_id)
+            if row is None or row.status != RUNNING or row.lease_token != token:
+                states[run_id] = LeaseState.LOST
+            elif row.cancel_requested_at is not None:
+                states[run_id] = LeaseState.CANCEL_REQUESTED
+            else:
+                states[run_id] = LeaseState.HELD
+        return states
+
+    def cancel_requests(self, tokens: Mapping[int, str]) -> set[int]:
+        if not tokens:
+            return set()
+        r = t.runs
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(r.c.id, r.c.lease_token).where(
+                    r.c.id.in_(list(tokens)), r.c.cancel_requested_at.is_not(None)
+                )
+            ).all()
+        return {row.id for row in rows if tokens.get(row.id) == row.lease_token}
+
+    def _fenced_attempt(self, conn: Connection, run_id: int, token: str) -> Row[Any] | None:
+        r = t.runs
+        return conn.execute(
+            sa.select(r.c.id, r.c.attempt, r.c.job_id, r.c.tenant, r.c.max_attempts).where(
+                r.c.id == run_id, r.c.lease_token == token, r.c.status == RUNNING
+            )
+        ).first()
+
+    def record_activity(self, run_id: int, token: str, activity: Activity, now: datetime) -> None:
+        with self._write() as conn:
+            held = self._fenced_attempt(conn, run_id, token)
+            if held is None:
+                raise LeaseLostError(f"run {run_id}: lease lost; activity not written")
+            self._apply_activity(conn, run_id, held.attempt, activity, now)
+
+    def _apply_activity(
+        self, conn: Connection, run_id: int, attempt: int, activity: Activity, now: datetime
+    ) -> None:
+        if activity.empty():
+            return
+        r = t.runs
+        values: dict[str, Any] = {}
+        if activity.records:
+            conn.execute(
+                sa.insert(t.run_records),
+                [
+                    {
+                        "run_id": run_id,
+                        "attempt": attempt,
+                        "key": rec.key,
+                        "action": rec.action,
+                        "error": rec.error,
+                    }
+                    for rec in activity.records
+                ],
+            )
+            delta = Counters()
+            for rec in activity.records:
+                delta = delta + counters_for(rec.action, rec.error is not None)
+            values.update(
+                {n: getattr(r.c, n) + getattr(delta, n) for n in COUNTER_NAMES if getattr(delta, n)}
+            )
+            if delta.changed_data:
+                values["data_changed"] = True
+        if activity.logs:
+            conn.execute(
+                sa.insert(t.run_logs),
+                [
+                    {
+                        "run_id": run_id,
+                        "attempt": attempt,
+                        "at": line.at,
+                        "level": line.level,
+                        "message": line.message,
+                    }
+                    for line in activity.logs
+                ],
+            )
+        if activity.progress is not None:
+            values["progress_done"] = activity.progress.done
+            values["progress_total"] = activity.progress.total
+            values["progress_message"] = activity.progress.message
+        if activity.info is not None or activity.external_calls:
+            current = conn.execute(
+                sa.select(r.c.info, r.c.external_calls).where(r.c.id == run_id)
+            ).one()
+            if activity.info is not None:
+                values["info"] = {**(current.info or {}), **activity.info}
+            if activity.external_calls:
+                values["external_calls"] = [
+                    *(current.external_calls or []),
+                    *activity.external_calls,
+                ]
+        if values:
+            conn.execute(sa.update(r).where(r.c.id == run_id).values(**values))
+
+    def finish_runs(self, outcomes: Sequence[Outcome], now: datetime) -> dict[int, bool]:
+        written: dict[int, bool] = {}
+        r = t.runs
+        with self._write() as conn:
+            for outcome in outcomes:
+                held = self._fenced_attempt(conn, outcome.run_id, outcome.token)
+                if held is None:
+                    written[outcome.run_id] = False
+                    continue
+                if outcome.activity is not None:
+                    self._apply_activity(conn, outcome.run_id, held.attempt, outcome.activity, now)
+                status = outcome.status
+                if status is RunStatus.COMPLETED:
+                    status = settle(self._counters(conn, outcome.run_id))
+                check_transition(RunStatus.RUNNING, status)
+                values: dict[str, Any] = {
+                    "status": status.value,
+                    "reason": outcome.reason,
+                    "error": outcome.error.to_json() if outcome.error else None,
+                    "lease_token": None,
+                    "lease_expires_at": None,
+                }
+                if status is RunStatus.QUEUED:
+                    values.update(due_at=outcome.retry_at or now, queued_at=now)
+                else:
+                    values.update(finished_at=now, result=outcome.result)
+                conn.execute(sa.update(r).where(r.c.id == outcome.run_id).values(**values))
+                self._end_attempt(
+                    conn, outcome.run_id, held.attempt, now, status.value, outcome.error
+                )
+                self._history(
+                    conn, outcome.run_id, RunStatus.RUNNING, status, now, outcome.reason, None
+                )
+                if status is RunStatus.COMPLETED:
+                    conn.execute(
+                        sa.delete(t.job_state).where(
+                            t.job_state.c.job_id == held.job_id, t.job_state.c.tenant == held.tenant
+                        )
+                    )
+                written[outcome.run_id] = True
+            if any(o.status is RunStatus.QUEUED for o in outcomes):
+                self._notify_new_runs(conn)
+        return written
+
+    def _counters(self, conn: Connection, run_id: int) -> Counters:
+        r = t.runs
+        row = conn.execute(
+            sa.select(*(getattr(r.c, n) for n in COUNTER_NAMES)).where(r.c.id == run_id)
+        ).one()
+        return Counters(*row)
+
+    def _end_attempt(
+        self,
+        conn: Connection,
+        run_id: int,
+        attempt: int,
+        now: datetime,
+        outcome: str,
+        error: RunError | None,
+    ) -> None:
+        a = t.run_attempts
+        conn.execute(
+            sa.update(a)
+            .where(a.c.run_id == run_id, a.c.attempt == attempt)
+            .values(finished_at=now, outcome=outcome, error=error.to_json() if error else None)
+        )
+
+    def _history(
+        self,
+        conn: Connection,
+        run_id: int,
+        old: RunStatus | None,
+        new: RunStatus,
+        now: datetime,
+        reason: str | None,
+        actor: str | None,
+    ) -> None:
+        conn.execute(
+            sa.insert(t.run_status_history).values(
+                run_id=run_id,
+                from_status=old.value if old else None,
+                to_status=new.value,
+                at=now,
+                reason=reason,
+                actor=actor,
+            )
+        )
+
+    def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
+        r = t.runs
+        released = 0
+        with self._write() as conn:
+            for run_id, token in tokens.items():
+                held = self._fenced_attempt(conn, run_id, token)
+                if held is None:
+                    continue
+                conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == run_id)
+                    .values(
+                        status=QUEUED,
+                        attempt=r.c.attempt - 1,
+                        lease_token=None,
+                        lease_expires_at=None,
+                        worker_id=None,
+                        queued_at=now,
+                        due_at=now,
+                    )
+                )
+                conn.execute(
+                    sa.delete(t.run_attempts).where(
+                        t.run_attempts.c.run_id == run_id, t.run_attempts.c.attempt == held.attempt
+                    )
+                )
+                self._history(
+                    conn,
+                    run_id,
+                    RunStatus.RUNNING,
+                    RunStatus.QUEUED,
+                    now,
+                    "worker shutdown",
+                    worker_id,
+                )
+                released += 1
+            if released:
+                self._notify_new_runs(conn)
+        return released
+
+    def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:
+        r = t.runs
+        with self._write() as conn:
+            row = conn.execute(sa.select(r.c.status, r.c.attempt).where(r.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError("run", run_id)
+            status = RunStatus(row.status)
+            if status.terminal:
+                raise ConflictError(f"run {run_id} already ended {status.value}; nothing to cancel")
+            if status is RunStatus.RUNNING:
+                conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == run_id, r.c.cancel_requested_at.is_(None))
+                    .values(cancel_requested_at=now, cancel_requested_by=actor)
+                )
+            else:
+                check_transition(status, RunStatus.CANCELED)
+                conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == run_id)
+                    .values(
+                        status=RunStatus.CANCELED.value,
+                        finished_at=now,
+                        reason="canceled",
+                        cancel_requested_at=now,
+                        cancel_requested_by=actor,
+                    )
+                )
+                self._history(conn, run_id, status, RunStatus.CANCELED, now, "canceled", actor)
+        return self.get_run(run_id)
+
+    def reap_expired(self, now: datetime, limit: int = 100) -> list[ReapResult]:
+        r = t.runs
+        results: list[ReapResult] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                sa.select(
+                    r.c.id,
+                    r.c.job_id,
+                    r.c.job_version,
+                    r.c.attempt,
+                    r.c.max_attempts,
+                    r.c.worker_losses,
+                    r.c.worker_id,
+                    r.c.tenant,
+                )
+                .where(r.c.status == RUNNING, r.c.lease_expires_at < now)
+                .order_by(r.c.lease_expires_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                definition = self._definition_in(conn, row.job_id, row.job_version)
+                idempotent = definition is not None and definition.idempotent
+                losses_allowed = definition.retry.max_worker_losses if definition else 0
+                requeue = idempotent and row.worker_losses < losses_allowed
+                error = RunError("WorkerLost", f"worker {row.worker_id} stopped heartbeating")
+                self._end_attempt(conn, row.id, row.attempt, now, "worker lost", error)
+                if requeue:
+                    self._rollback_to_checkpoint(conn, row.id, row.attempt, row.job_id, row.tenant)
+                    values: dict[str, Any] = {
+                        "status": QUEUED,
+                        "queued_at": now,
+                        "due_at": now,
+                        "worker_losses": row.worker_losses + 1,
+                        # A lost attempt is not the job's failure: keep its retries available.
+                        "max_attempts": max(row.max_attempts, row.attempt + 1),
+                    }
+                    new = RunStatus.QUEUED
+                    reason = "worker lost; re-queued (idempotent)"
+                else:
+                    values = {
+                        "status": RunStatus.FAILED.value,
+                        "finished_at": now,
+                        "error": error.to_json(),
+                    }
+                    new = RunStatus.FAILED
+                    reason = "worker lost"
+                values.update(reason=reason, lease_token=None, lease_expires_at=None)
+                conn.execute(sa.update(r).where(r.c.id == row.id).values(**values))
+                self._history(conn, row.id, RunStatus.RUNNING, new, now, reason, "reaper")
+                results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=requeue))
+            if any(res.requeued for res in results):
+                self._notify_new_runs(conn)
+        return results
+
+    def _definition_in(self, conn: Connection, job_id: str, version: int) -> JobDefinition | None:
+        v = t.job_versions
+        row = conn.execute(
+            sa.select(v.c.definition).where(v.c.job_id == job_id, v.c.version == version)
+        ).first()
+        return JobDefinition.from_json(row.definition) if row else None
+
+    def _rollback_to_checkpoint(
+        self, conn: Connection, run_id: int, attempt: int, job_id: str, tenant: str
+    ) -> None:
+        """Drop the lost attempt's record results written after its last checkpoint, so a
+        resumed run counts each record once, then recount the run's counters from its rows."""
+        s, rr, r = t.job_state, t.run_records, t.runs
+        state = conn.execute(
+            sa.select(s.c.run_id, s.c.record_mark).where(s.c.job_id == job_id, s.c.tenant == tenant)
+        ).first()
+        mark = state.record_mark if state is not None and state.run_id == run_id else 0
+        conn.execute(
+            sa.delete(rr).where(rr.c.run_id == run_id, rr.c.attempt == attempt, rr.c.id > mark)
+        )
+        counters = Counters()
+        for action, failed, n in conn.execute(
+            sa.select(rr.c.action, rr.c.error.is_not(None), sa.func.count())
+            .where(rr.c.run_id == run_id)
+            .group_by(rr.c.action, rr.c.error.is_not(None))
+        ).all():
+            one = counters_for(action, bool(failed))
+            counters = counters + Counters(*(getattr(one, name) * n for name in COUNTER_NAMES))
+        conn.execute(sa.update(r).where(r.c.id == run_id).values(**counters.to_json()))
+
+    # -- job state ---------------------------------------------------------------------------
+
+    def save_state(self, run_id: int, token: str, state: JsonValue, now: datetime) -> None:
+        s = t.job_state
+        with self._write() as conn:
+            held = self._fenced_attempt(conn, run_id, token)
+            if held is None:
+                raise LeaseLostError(f"run {run_id}: lease lost; state not saved")
+            mark = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(t.run_records.c.id), 0)).where(
+                    t.run_records.c.run_id == run_id
+                )
+            ).scalar_one()
+            values = {
+                "state": state,
+                "run_id": run_id,
+                "attempt": held.attempt,
+                "record_mark": mark,
+                "updated_at": now,
+            }
+            updated = conn.execute(
+                sa.update(s)
+                .where(s.c.job_id == held.job_id, s.c.tenant == held.tenant)
+                .values(**values)
+            )
+            if updated.rowcount == 0:
+                conn.execute(sa.insert(s).values(job_id=held.job_id, tenant=held.tenant, **values))
+
+    def load_state(self, job_id: str, tenant: str) -> JsonValue:
+        s = t.job_state
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(s.c.state).where(s.c.job_id == job_id, s.c.tenant == tenant)
+            ).first()
+        return row.state if row is not None else None
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def register_worker(
+        self, worker_id: str, hostname: str, pid: int, concurrency: int, now: datetime
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                sa.insert(t.workers).values(
+                    id=worker_id,
+                    hostname=hostname,
+                    pid=pid,
+                    concurrency=concurrency,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+
+    def worker_heartbeat(self, worker_id: str, now: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                sa.update(t.workers).where(t.workers.c.id == worker_id).values(heartbeat_at=now)
+            )
+
+    def stop_worker(self, worker_id: str, now: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                sa.update(t.workers).where(t.workers.c.id == worker_id).values(stopped_at=now)
+            )
+
+
+def _stored_job(
+    body: dict[str, Any], version: int, synced_at: datetime, removed: bool
+) -> StoredJob:
+    return StoredJob(
+        definition=JobDefinition.from_json(body),
+        version=version,
+        synced_at=synced_at,
+        removed=removed,
+    )
+
+
+def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": request.job,
+        "job_version": request.job_version,
+        "tenant": request.tenant,
+        "trigger": request.trigger.value,
+        "triggered_by": request.triggered_by,
+        "run_as": request.run_as,
+        "params": request.params,
+        "status": QUEUED,
+        "priority": request.priority,
+        "created_at": now,
+        "queued_at": now,
+        "due_at": request.due_at or now,
+        "started_at": None,
+        "finished_at": None,
+        "attempt": 0,
+        "max_attempts": request.max_attempts,
+        "worker_losses": 0,
+        "progress_done": 0,
+        "progress_total": None,
+        "progress_message": None,
+        **dict.fromkeys(COUNTER_NAMES, 0),
+        "info": {},
+        "result": None,
+        "error": None,
+        "reason": None,
+        "external_calls": [],
+        "data_changed": False,
+        "retry_of": request.retry_of,
+        "cancel_requested_at": None,
+        "cancel_requested_by": None,
+        "worker_id": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+    }
+
+
+def _run_from_row(row: Mapping[str, Any]) -> Run:
+    return Run(
+        id=row["id"],
+        job=row["job_id"],
+        job_version=row["job_version"],
+        tenant=row["tenant"],
+        trigger=Trigger(row["trigger"]),
+        triggered_by=row["triggered_by"],
+        run_as=row["run_as"],
+        params=row["params"],
+        status=RunStatus(row["status"]),
+        priority=row["priority"],
+        created_at=row["created_at"],
+        queued_at=row["queued_at"],
+        due_at=row["due_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        progress=Progress(row["progress_done"], row["progress_total"], row["progress_message"]),
+        counters=Counters(**{n: row[n] for n in COUNTER_NAMES}),
+        info=row["info"] or {},
+        result=row["result"],
+        error=RunError.from_json(row["error"]),
+        reason=row["reason"],
+        external_calls=row["external_calls"] or [],
+        data_changed=bool(row["data_changed"]),
+        retry_of=row["retry_of"],
+        cancel_requested=row["cancel_requested_at"] is not None,
+        worker=row["worker_id"],
+        lease_expires_at=row["lease_expires_at"],
+    )
