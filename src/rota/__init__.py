@@ -1,3 +1,12 @@
-"""Rota: a self-hosted job and process engine."""
+"""Rota: a self-hosted job and process engine.
+
+Job code needs only this module: ``from rota import job, RunContext, JobFailed``.
+"""
+
+from rota.jobs.context import RunContext
+from rota.jobs.decorator import job
+from rota.model.errors import JobFailed, RunCancelled
+from rota.model.jobs import RetryPolicy
 
 __version__ = "0.1.0"
+__all__ = ["JobFailed", "RetryPolicy", "RunCancelled", "RunContext", "__version__", "job"]

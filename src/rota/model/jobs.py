@@ -46,17 +46,20 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise InvalidInputError("retry.max_attempts", "must be at least 1")
-        if self.backoff_seconds < 0 or self.backoff_max_seconds < 0:
+        if self.backoff_seconds < 0:
             raise InvalidInputError("retry.backoff_seconds", "must not be negative")
+        if self.backoff_max_seconds < 0:
+            raise InvalidInputError("retry.backoff_max_seconds", "must not be negative")
         if self.max_worker_losses < 0:
             raise InvalidInputError("retry.max_worker_losses", "must not be negative")
 
     def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before the attempt after ``failed_attempt`` (1-based)."""
-        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (failed_attempt - 1))
+        growth: float = 2.0 ** min(failed_attempt - 1, 64)
+        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * growth)
         if not self.jitter:
             return ceiling
-        return (rng or random).uniform(ceiling / 2, ceiling)
+        return float((rng or random).uniform(ceiling / 2, ceiling))
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -96,7 +99,7 @@ class JobDefinition:
     """Hash of the job's code (Python) so that a code change is a new version too."""
 
     def __post_init__(self) -> None:
-        if not JOB_ID_PATTERN.match(self.id):
+        if not JOB_ID_PATTERN.fullmatch(self.id):
             raise InvalidInputError(
                 "id", f"{self.id!r} must be lowercase letters, digits, '.', '_' or '-'"
             )

@@ -56,7 +56,7 @@ class ParamSpec:
     """Type of the elements of a ``list`` parameter."""
 
     def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name):
+        if not NAME_PATTERN.fullmatch(self.name):
             raise InvalidInputError(f"params.{self.name}", "must be an identifier")
         if self.type is ParamType.CHOICE and not self.choices:
             raise InvalidInputError(f"params.{self.name}.choices", "a choice needs choices")
@@ -80,7 +80,9 @@ class ParamSpec:
         return not self.has_default
 
     def _is_dynamic_default(self) -> bool:
-        return (self.type, self.default) in {(ParamType.DATE, "today"), (ParamType.DATETIME, "now")}
+        return (self.type is ParamType.DATE and self.default == "today") or (
+            self.type is ParamType.DATETIME and self.default == "now"
+        )
 
     def resolve_default(self, now: datetime) -> JsonValue:
         if self.type is ParamType.DATE and self.default == "today":
@@ -180,11 +182,14 @@ def _coerce_scalar(kind: ParamType, raw: object, where: str) -> JsonValue:
         raise InvalidInputError(where, f"expected an integer, got {raw!r}")
     if kind is ParamType.FLOAT:
         if isinstance(raw, int | float) and not isinstance(raw, bool):
-            value = float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:
+                raise InvalidInputError(where, "must be a finite number") from None
         elif isinstance(raw, str):
             try:
                 value = float(raw.strip())
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise InvalidInputError(where, f"expected a number, got {raw!r}") from None
         else:
             raise InvalidInputError(where, f"expected a number, got {type(raw).__name__}")
@@ -213,7 +218,10 @@ def _coerce_scalar(kind: ParamType, raw: object, where: str) -> JsonValue:
             raise InvalidInputError(where, f"expected an ISO 8601 date and time, got {raw!r}")
         if value_dt.tzinfo is None:
             raise InvalidInputError(where, "needs a UTC offset or Z (a naive time is ambiguous)")
-        return value_dt.astimezone(UTC).isoformat()
+        try:
+            return value_dt.astimezone(UTC).isoformat()
+        except OverflowError:
+            raise InvalidInputError(where, "is outside the supported range of dates") from None
     raise InvalidInputError(where, f"type {kind.value} is not a scalar type")
 
 
@@ -255,3 +263,21 @@ class ParamSchema:
 
     def to_json(self) -> list[dict[str, JsonValue]]:
         return [s.to_json() for s in self.specs]
+
+
+def declare_param(name: str, declared: Mapping[str, Any]) -> ParamSpec:
+    """A spec from a declaration mapping (YAML or ``@job(params=...)``), errors naming the field."""
+    allowed = {"type", "default", "description", "min", "max", "pattern", "choices", "items"}
+    unknown = set(declared) - allowed
+    if unknown:
+        raise InvalidInputError(f"params.{name}.{sorted(unknown)[0]}", "unknown parameter field")
+    kwargs = dict(declared)
+    try:
+        kwargs["type"] = ParamType(kwargs.get("type", "str"))
+        kwargs["items"] = ParamType(kwargs.get("items", "str"))
+    except ValueError as exc:
+        raise InvalidInputError(f"params.{name}.type", str(exc)) from None
+    if "choices" in kwargs:
+        kwargs["choices"] = tuple(str(c) for c in kwargs["choices"])
+    kwargs.setdefault("default", _NO_DEFAULT)
+    return ParamSpec(name=name, **kwargs)

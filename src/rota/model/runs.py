@@ -96,7 +96,7 @@ class Counters:
 def counters_for(action: str, failed: bool) -> Counters:
     """The counter delta of one record result."""
     delta = {"processed": 1}
-    if failed:
+    if failed or action == "failed":
         delta["failed"] = 1
     else:
         delta["succeeded"] = 1

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 
 from rota.model.errors import (
     ConflictError,
@@ -64,19 +64,13 @@ class SqlStore(Store):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailableError(f"database error: {exc.orig}") from exc
+        with _translated_errors(), self._engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        try:
-            with self._read_engine.connect() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailableError(f"database error: {exc.orig}") from exc
+        with _translated_errors(), self._read_engine.connect() as conn:
+            yield conn
 
     @property
     def url(self) -> str:
@@ -460,7 +454,7 @@ class SqlStore(Store):
             ).all()
         return {row.id for row in rows if tokens.get(row.id) == row.lease_token}
 
-    def _fenced_attempt(self, conn: Connection, run_id: int, token: str) -> Row[Any] | None:
+    def _fenced_attempt(self, conn: Connection, run_id: int, token: str) -> Any:
         r = t.runs
         return conn.execute(
             sa.select(r.c.id, r.c.attempt, r.c.job_id, r.c.tenant, r.c.max_attempts).where(
@@ -846,6 +840,20 @@ class SqlStore(Store):
             )
 
 
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Database failures become :class:`StoreUnavailableError` with a next step."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        text = str(exc.orig)
+        if "no such table" in text or ("does not exist" in text and "relation" in text):
+            raise StoreUnavailableError(
+                "the database has no Rota schema yet (or an old one): run `rota db upgrade`"
+            ) from exc
+        raise StoreUnavailableError(f"database error: {text}") from exc
+
+
 def _stored_job(
     body: dict[str, Any], version: int, synced_at: datetime, removed: bool
 ) -> StoredJob:
@@ -895,7 +903,7 @@ def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
     }
 
 
-def _run_from_row(row: Mapping[str, Any]) -> Run:
+def _run_from_row(row: Mapping[Any, Any]) -> Run:
     return Run(
         id=row["id"],
         job=row["job_id"],

@@ -1,0 +1,1 @@
+"""The ``rota`` command: a thin face over :mod:`rota.services`."""

@@ -1,0 +1,101 @@
+"""``rota``: the command line. Every command maps domain errors to exit codes in one place."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from rota.cli.errors import ExitCode, exit_code_for_error
+from rota.cli.output import errors
+from rota.model.errors import InvalidInputError, RotaError
+from rota.settings import Settings, load_settings
+from rota.store import Store, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What every command needs: settings, and a store opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(
+                self.settings.resolved_database_url,
+                sqlite_synchronous=self.settings.sqlite_synchronous,
+            )
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn a :class:`RotaError` into a one-line message and its documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RotaError as exc:
+            errors.print(f"[red]error:[/] {exc}", highlight=False, markup=True)
+            sys.exit(exit_code_for_error(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ROTA_PROJECT",
+    help="Project folder (default: current folder).",
+)
+@click.option(
+    "--database-url",
+    envvar="ROTA_DATABASE_URL",
+    help="Database URL (default: SQLite in the project).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log engine activity to stderr.")
+@click.version_option(package_name="rota")
+@click.pass_context
+def cli(ctx: click.Context, project: Path | None, database_url: str | None, verbose: bool) -> None:
+    """Rota: jobs, runs and their records, durably."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(project, database_url=database_url)
+    except InvalidInputError as exc:
+        errors.print(f"[red]error:[/] settings: {exc}")
+        sys.exit(ExitCode.BAD_INPUT)
+    app = App(settings)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def main() -> None:
+    from rota.cli import db, jobs, runs, serve
+
+    for module in (db, jobs, runs, serve):
+        module.register(cli)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

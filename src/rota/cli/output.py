@@ -1,0 +1,104 @@
+"""Printing for people (rich) and for scripts (``--json``): one function per shape."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rota.model.runs import Run
+
+console = Console()
+errors = Console(stderr=True)
+
+STATUS_STYLE = {
+    "completed": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "canceled": "magenta",
+    "running": "cyan",
+    "queued": "blue",
+    "pending": "dim",
+}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def runs_table(runs: list[Run]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "job", "status", "trigger", "attempt", "created", "duration", "records"):
+        table.add_column(column)
+    for run in runs:
+        c = run.counters
+        records = f"{c.processed} ({c.failed} failed)" if c.processed else "-"
+        table.add_row(
+            str(run.id),
+            run.job,
+            status_text(run.status.value),
+            run.trigger.value,
+            f"{run.attempt}/{run.max_attempts}",
+            run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            duration_text(run.duration),
+            records,
+        )
+    return table
+
+
+def run_summary(run: Run) -> Table:
+    """The end-of-run summary: status, duration, records, changed data, error."""
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    c = run.counters
+    table.add_row("run", f"{run.id} ({run.job} v{run.job_version})")
+    table.add_row(
+        "status", status_text(run.status.value) + (f" - {run.reason}" if run.reason else "")
+    )
+    table.add_row("attempt", f"{run.attempt} of {run.max_attempts}")
+    table.add_row("duration", duration_text(run.duration))
+    table.add_row(
+        "records",
+        f"{c.processed} processed, {c.succeeded} succeeded, {c.failed} failed, {c.skipped} skipped",
+    )
+    table.add_row(
+        "changed data",
+        ("yes: " if run.data_changed else "no: ")
+        + f"{c.inserted} inserted, {c.updated} updated, {c.deleted} deleted, {c.unchanged} unchanged",
+    )
+    if run.info:
+        table.add_row("info", json.dumps(run.info, default=str))
+    if run.result is not None:
+        table.add_row("result", json.dumps(run.result, default=str)[:500])
+    if run.external_calls:
+        table.add_row(
+            "external calls",
+            ", ".join(f"{e['system']}: {e['what']}" for e in run.external_calls[:5]),
+        )
+    if run.error:
+        table.add_row("error", f"[red]{run.error.type}: {run.error.message}[/]")
+    if run.status.value in ("failed", "partial"):
+        table.add_row(
+            "next",
+            f"rota runs records {run.id} --failed  |  rota runs logs {run.id}  |  rota runs retry {run.id}",
+        )
+    return table

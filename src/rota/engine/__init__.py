@@ -1,0 +1,1 @@
+"""The engine: workers that claim and run, the reaper that recovers lost runs."""

@@ -1,0 +1,117 @@
+"""Buffers what a running attempt reports and writes it with the attempt's lease token.
+
+Buffering turns a job that logs or records thousands of lines into a few transactions; the
+worker flushes each buffer at least every ``FLUSH_SECONDS`` so ``rota runs logs --follow``
+stays live, and the last batch travels with the run's outcome in the finishing transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rota.model.errors import LeaseLostError, StoreUnavailableError
+from rota.model.params import JsonValue
+from rota.model.runs import Activity, Claim, LogLine, Progress, RecordResult
+from rota.store.base import Store
+
+FLUSH_SECONDS = 0.5
+FLUSH_ITEMS = 2000
+
+
+class StoreReporter:
+    """The :class:`rota.jobs.executors.base.Reporter` of one attempt."""
+
+    def __init__(
+        self,
+        store: Store,
+        claim: Claim,
+        clock: Callable[[], datetime],
+        on_lease_lost: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._claim = claim
+        self._clock = clock
+        self._on_lease_lost = on_lease_lost
+        self._lock = threading.Lock()
+        self._activity = Activity()
+        self._items = 0
+        self._last_flush = time.monotonic()
+        self.lost = False
+
+    def _added(self) -> None:
+        self._items += 1
+        if self._items >= FLUSH_ITEMS:
+            self.flush()
+
+    def log(self, level: str, message: str, at: float | None = None) -> None:
+        when = datetime.fromtimestamp(at, UTC) if at is not None else self._clock()
+        with self._lock:
+            self._activity.logs.append(LogLine(at=when, level=level.upper(), message=message))
+        self._added()
+
+    def progress(self, done: int, total: int | None, message: str | None) -> None:
+        with self._lock:
+            self._activity.progress = Progress(done, total, message)
+
+    def record(self, key: str, action: str, error: str | None) -> None:
+        with self._lock:
+            self._activity.records.append(RecordResult(key=key, action=action, error=error))
+        self._added()
+
+    def info(self, values: dict[str, JsonValue]) -> None:
+        with self._lock:
+            self._activity.info = {**(self._activity.info or {}), **values}
+
+    def external_call(self, system: str, what: str, at: float | None = None) -> None:
+        when = datetime.fromtimestamp(at, UTC) if at is not None else self._clock()
+        with self._lock:
+            self._activity.external_calls.append(
+                {"system": system, "what": what, "at": when.isoformat()}
+            )
+
+    def save_state(self, state: JsonValue) -> None:
+        self.flush()
+        if self.lost:
+            raise LeaseLostError(f"run {self._claim.run_id}: lease lost")
+        try:
+            self._store.save_state(self._claim.run_id, self._claim.token, state, self._clock())
+        except LeaseLostError:
+            self._lease_lost()
+            raise
+
+    def load_state(self) -> JsonValue:
+        return self._store.load_state(self._claim.job, self._claim.tenant)
+
+    def drain(self) -> Activity:
+        """Take what is buffered (for the finishing transaction)."""
+        with self._lock:
+            activity, self._activity, self._items = self._activity, Activity(), 0
+        return activity
+
+    def flush_if_due(self) -> None:
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        activity = self.drain()
+        if activity.empty() or self.lost:
+            return
+        try:
+            self._store.record_activity(
+                self._claim.run_id, self._claim.token, activity, self._clock()
+            )
+        except LeaseLostError:
+            self._lease_lost()
+        except StoreUnavailableError:
+            # Keep the batch for the next flush; a store outage must not drop log lines.
+            with self._lock:
+                activity.merge(self._activity)
+                self._activity = activity
+
+    def _lease_lost(self) -> None:
+        self.lost = True
+        self._on_lease_lost()

@@ -1,0 +1,391 @@
+"""The worker: claims runs, runs them in slots, keeps their leases alive, writes outcomes.
+
+Threads, each with one job:
+
+* the main loop claims runs while slots are free and hands them to slot threads;
+* slot threads run one attempt at a time through the job kind's executor;
+* the finisher writes outcomes in batches (group commit: one transaction for all outcomes
+  that finished meanwhile);
+* the control thread polls cancel requests, renews leases, flushes reports and reaps runs of
+  dead workers.
+
+Durability: a run's outcome is only what the finisher committed. If this process dies first,
+the lease expires and the reaper (of any worker) recovers the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rota.engine.reporter import StoreReporter
+from rota.jobs.executors import executor_for
+from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
+from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaError, RunCancelled
+from rota.model.jobs import JobDefinition, JobKind
+from rota.model.runs import Claim, LeaseState, Outcome, RunError, utcnow
+from rota.model.status import RunStatus
+from rota.settings import Settings
+from rota.store.base import Store
+
+log = logging.getLogger(__name__)
+FINISH_BATCH = 500
+CONTROL_TICK = 0.25
+
+
+@dataclass
+class _Active:
+    claim: Claim
+    control: RunControl
+    reporter: StoreReporter
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        reap: bool = True,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._clock = clock
+        self._reap = reap
+        self._project = Path(settings.project)
+        self._claims: queue.Queue[Claim | None] = queue.Queue()
+        self._outcomes: queue.Queue[Outcome] = queue.Queue()
+        self._active: dict[int, _Active] = {}
+        self._held: dict[int, str] = {}
+        """Run id -> lease token, from claim until the outcome is committed."""
+        self._lock = threading.Lock()
+        self._slot_free = threading.Condition(self._lock)
+        self._busy = 0
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._definitions: dict[tuple[str, int], JobDefinition] = {}
+        self.claimed = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; running runs get ``shutdown_grace_seconds`` to finish."""
+        self._stopping.set()
+        with self._slot_free:
+            self._slot_free.notify_all()
+
+    def run(self) -> None:
+        """Run until :meth:`stop`; then drain, release what is left, and return."""
+        now = self._clock()
+        self.store.register_worker(
+            self.id, socket.gethostname(), os.getpid(), self.concurrency, now
+        )
+        slots = [
+            threading.Thread(target=self._slot, name=f"rota-slot-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        helpers = [
+            threading.Thread(target=self._finisher, name="rota-finisher", daemon=True),
+            threading.Thread(target=self._control, name="rota-control", daemon=True),
+        ]
+        for thread in slots + helpers:
+            thread.start()
+        log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
+        try:
+            self._claim_loop()
+        finally:
+            self._shutdown(slots)
+            self._stopped.set()
+            for thread in helpers:
+                thread.join(10)
+            self._flush_outcomes()
+            self._release_leftovers()
+            self.store.stop_worker(self.id, self._clock())
+            log.info("worker %s stopped", self.id)
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._slot_free:
+                while self._busy >= self.concurrency and not self._stopping.is_set():
+                    self._slot_free.wait(1.0)
+                free = self.concurrency - self._busy
+            if self._stopping.is_set():
+                return
+            try:
+                claims = self.store.claim_runs(
+                    self.id, free, self.settings.lease_seconds, self._clock()
+                )
+            except RotaError as exc:
+                log.warning("claiming failed: %s", exc)
+                self._stopping.wait(self.settings.poll_seconds)
+                continue
+            if not claims:
+                self.store.wait_for_runs(self.settings.poll_seconds)
+                continue
+            with self._lock:
+                self._busy += len(claims)
+                for claim in claims:
+                    self._held[claim.run_id] = claim.token
+            self.claimed += len(claims)
+            for claim in claims:
+                self._claims.put(claim)
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def _slot(self) -> None:
+        executors: dict[JobKind, Executor] = {}
+        try:
+            while True:
+                claim = self._claims.get()
+                if claim is None:
+                    return
+                try:
+                    self._execute(claim, executors)
+                finally:
+                    with self._slot_free:
+                        self._busy -= 1
+                        self._slot_free.notify()
+        finally:
+            for executor in executors.values():
+                executor.close()
+
+    def _definition(self, claim: Claim) -> JobDefinition:
+        key = (claim.job, claim.job_version)
+        if key not in self._definitions:
+            self._definitions[key] = self.store.get_job(claim.job, claim.job_version).definition
+        return self._definitions[key]
+
+    def _execute(self, claim: Claim, executors: dict[JobKind, Executor]) -> None:
+        try:
+            definition = self._definition(claim)
+        except NotFoundError as exc:
+            error = RunError("UnknownJob", str(exc))
+            self._finish(
+                Outcome(
+                    run_id=claim.run_id,
+                    token=claim.token,
+                    status=RunStatus.FAILED,
+                    reason="unknown job",
+                    error=error,
+                )
+            )
+            return
+        control = RunControl(
+            timeout=definition.timeout, cancel_grace=self.settings.cancel_grace_seconds
+        )
+        reporter = StoreReporter(self.store, claim, self._clock, lambda: control.stop("lease lost"))
+        with self._lock:
+            self._active[claim.run_id] = _Active(claim, control, reporter)
+        executor = executors.get(definition.kind)
+        if executor is None:
+            executor = executors[definition.kind] = executor_for(definition.kind, self._project)
+        attempt = Attempt(
+            definition=definition,
+            run_id=claim.run_id,
+            attempt=claim.attempt,
+            params=claim.params,
+            project=self._project,
+        )
+        outcome: Outcome | None
+        try:
+            result = executor.execute(attempt, reporter, control)
+            outcome = self._outcome(claim, RunStatus.COMPLETED, result=result)
+        except RunCancelled:
+            outcome = self._outcome(claim, RunStatus.CANCELED, reason="canceled")
+        except HardStop as stop:
+            outcome = self._stopped_outcome(claim, definition, stop.reason)
+        except LeaseLostError:
+            outcome = None
+        except JobFailed as exc:
+            outcome = self._failure(
+                claim, definition, RunError("JobFailed", str(exc)), exc.retryable
+            )
+        except ExecutionFailed as exc:
+            outcome = self._failure(claim, definition, exc.error, exc.retryable)
+        except Exception as exc:
+            error = RunError(type(exc).__name__, str(exc), traceback.format_exc())
+            outcome = self._failure(claim, definition, error, True)
+        finally:
+            with self._lock:
+                self._active.pop(claim.run_id, None)
+        if outcome is None or reporter.lost:
+            log.warning("run %d: lease lost; its outcome is not written", claim.run_id)
+            self._forget(claim.run_id)
+            return
+        self._finish(replace(outcome, activity=reporter.drain()))
+
+    def _outcome(self, claim: Claim, status: RunStatus, **fields: object) -> Outcome:
+        return Outcome(run_id=claim.run_id, token=claim.token, status=status, **fields)  # type: ignore[arg-type]
+
+    def _stopped_outcome(
+        self, claim: Claim, definition: JobDefinition, reason: str
+    ) -> Outcome | None:
+        if reason == "lease lost":
+            return None
+        if reason == "shutdown":
+            released = self.store.release_runs(self.id, {claim.run_id: claim.token}, self._clock())
+            log.info("run %d released on shutdown (%d)", claim.run_id, released)
+            self._forget(claim.run_id)
+            return None
+        if reason == "timeout":
+            error = RunError(
+                "Timeout", f"stopped after the job's timeout of {definition.timeout:g}s"
+            )
+            return self._outcome(claim, RunStatus.FAILED, reason="timeout", error=error)
+        return self._outcome(
+            claim, RunStatus.CANCELED, reason="canceled (stopped after the grace period)"
+        )
+
+    def _failure(
+        self, claim: Claim, definition: JobDefinition, error: RunError, retryable: bool
+    ) -> Outcome:
+        if retryable and claim.attempt < claim.max_attempts:
+            delay = definition.retry.delay(claim.attempt, random.Random())
+            return self._outcome(
+                claim,
+                RunStatus.QUEUED,
+                reason=f"retry {claim.attempt + 1} of {claim.max_attempts} in {delay:.1f}s",
+                error=error,
+                retry_at=self._clock() + timedelta(seconds=delay),
+            )
+        reason = "failed" if retryable or claim.max_attempts == 1 else "failed (not retryable)"
+        return self._outcome(claim, RunStatus.FAILED, reason=reason, error=error)
+
+    # -- finishing ---------------------------------------------------------------------------
+
+    def _finish(self, outcome: Outcome) -> None:
+        self._outcomes.put(outcome)
+
+    def _forget(self, run_id: int) -> None:
+        with self._lock:
+            self._held.pop(run_id, None)
+
+    def _finisher(self) -> None:
+        while not (self._stopped.is_set() and self._outcomes.empty()):
+            try:
+                first = self._outcomes.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._write([first, *self._drain_outcomes()])
+
+    def _drain_outcomes(self) -> list[Outcome]:
+        batch: list[Outcome] = []
+        while len(batch) < FINISH_BATCH:
+            try:
+                batch.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _flush_outcomes(self) -> None:
+        while batch := self._drain_outcomes():
+            self._write(batch)
+
+    def _write(self, batch: list[Outcome]) -> None:
+        while True:
+            try:
+                written = self.store.finish_runs(batch, self._clock())
+                break
+            except RotaError as exc:
+                # The leases keep the runs ours for a while: retry rather than lose outcomes.
+                log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
+                time.sleep(0.5)
+        for outcome in batch:
+            if not written.get(outcome.run_id):
+                log.warning("run %d: lease lost before its outcome was written", outcome.run_id)
+            self._forget(outcome.run_id)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def _control(self) -> None:
+        last_heartbeat = last_reap = time.monotonic()
+        while not self._stopped.wait(CONTROL_TICK):
+            try:
+                self._control_tick()
+                now = time.monotonic()
+                if now - last_heartbeat >= self.settings.heartbeat_seconds:
+                    last_heartbeat = now
+                    self._heartbeat()
+                if self._reap and now - last_reap >= self.settings.reaper_seconds:
+                    last_reap = now
+                    for reaped in self.store.reap_expired(self._clock()):
+                        log.warning(
+                            "run %d (%s): worker lost; %s",
+                            reaped.run_id,
+                            reaped.job,
+                            "re-queued" if reaped.requeued else "failed",
+                        )
+            except RotaError as exc:
+                log.warning("control loop: %s", exc)
+
+    def _snapshot(self) -> tuple[dict[int, str], list[_Active]]:
+        with self._lock:
+            return dict(self._held), list(self._active.values())
+
+    def _control_tick(self) -> None:
+        _, active = self._snapshot()
+        for item in active:
+            item.reporter.flush_if_due()
+        running = {a.claim.run_id: a.claim.token for a in active}
+        if running:
+            for run_id in self.store.cancel_requests(running):
+                self._signal_cancel(active, run_id)
+
+    def _heartbeat(self) -> None:
+        held, active = self._snapshot()
+        states = self.store.extend_leases(self.id, held, self.settings.lease_seconds, self._clock())
+        for run_id, state in states.items():
+            if state is LeaseState.LOST:
+                for item in active:
+                    if item.claim.run_id == run_id:
+                        item.control.stop("lease lost")
+            elif state is LeaseState.CANCEL_REQUESTED:
+                self._signal_cancel(active, run_id)
+
+    @staticmethod
+    def _signal_cancel(active: list[_Active], run_id: int) -> None:
+        for item in active:
+            if item.claim.run_id == run_id and not item.control.cancel_requested:
+                item.reporter.log("WARNING", "cancel requested; stopping")
+                item.control.request_cancel()
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def _shutdown(self, slots: list[threading.Thread]) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        with self._slot_free:
+            while self._busy > 0 and time.monotonic() < deadline:
+                self._slot_free.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        _, active = self._snapshot()
+        for item in active:
+            item.control.stop("shutdown")
+        for _ in slots:
+            self._claims.put(None)
+        for thread in slots:
+            thread.join(15)
+
+    def _release_leftovers(self) -> None:
+        """After the last outcome is written: give back runs claimed but never finished."""
+        with self._lock:
+            leftovers = dict(self._held)
+            self._held.clear()
+        if leftovers:
+            self.store.release_runs(self.id, leftovers, self._clock())

@@ -1,0 +1,1 @@
+"""Job kinds, the ``@job`` decorator, project loading and the run context handed to job code."""

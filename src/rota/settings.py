@@ -1,0 +1,87 @@
+"""Settings from the environment (``ROTA_*``) over an optional ``rota.toml`` over defaults.
+
+The project folder comes first (``ROTA_PROJECT`` or the current folder) because ``rota.toml``
+and the default SQLite file live in it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rota.model.errors import InvalidInputError
+
+CONFIG_FILE = "rota.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROTA_", extra="forbid", frozen=True)
+
+    project: Path = Field(default_factory=Path.cwd, description="The project folder.")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; default: SQLite file .rota/rota.db in the project."
+    )
+    heartbeat_seconds: float = Field(default=10.0, ge=0.5, description="Lease renewal interval.")
+    lease_seconds: float = Field(
+        default=30.0, ge=0.5, description="How long a claim lives unrenewed."
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=256, description="Runs a worker runs at once."
+    )
+    poll_seconds: float = Field(
+        default=0.5, ge=0.01, description="Idle poll interval for new runs."
+    )
+    cancel_grace_seconds: float = Field(
+        default=10.0, ge=0, description="Wait after a cancel request before a hard stop."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, how long running runs may finish."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        default="FULL", description="SQLite durability: FULL survives power loss."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `rota up` listens on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port `rota up` listens on.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.lease_seconds <= self.heartbeat_seconds:
+            raise ValueError("lease_seconds must be longer than heartbeat_seconds")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.project / '.rota' / 'rota.db').resolve()}"
+
+    @property
+    def reaper_seconds(self) -> float:
+        """The reaper sweeps as often as workers heartbeat."""
+        return self.heartbeat_seconds
+
+
+def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
+    """Environment beats ``rota.toml`` beats defaults; explicit ``overrides`` beat all."""
+    folder = (project or Path(os.environ.get("ROTA_PROJECT") or Path.cwd())).resolve()
+    from_file: dict[str, Any] = {}
+    path = folder / CONFIG_FILE
+    if path.is_file():
+        try:
+            from_file = tomllib.loads(path.read_text(encoding="utf-8")).get("rota", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInputError(CONFIG_FILE, f"not valid TOML: {exc}") from None
+    values = {k: v for k, v in from_file.items() if f"ROTA_{k.upper()}" not in os.environ}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["project"] = folder
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidInputError(field, first["msg"]) from None
