@@ -69,13 +69,12 @@ class Settings(BaseSettings):
 def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
     """Environment beats ``rota.toml`` beats defaults; explicit ``overrides`` beat all."""
     folder = (project or Path(os.environ.get("ROTA_PROJECT") or Path.cwd())).resolve()
-    from_file: dict[str, Any] = {}
-    path = folder / CONFIG_FILE
-    if path.is_file():
-        try:
-            from_file = tomllib.loads(path.read_text(encoding="utf-8")).get("rota", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInputError(CONFIG_FILE, f"not valid TOML: {exc}") from None
+    from_file = _read_config(folder)
+    if "project" in from_file:
+        # A rota.toml may point at the project folder (e.g. a repository root -> examples/).
+        folder = (folder / str(from_file["project"])).resolve()
+        from_file = _read_config(folder)
+        from_file.pop("project", None)
     values = {k: v for k, v in from_file.items() if f"ROTA_{k.upper()}" not in os.environ}
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["project"] = folder
@@ -85,3 +84,16 @@ def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         raise InvalidInputError(field, first["msg"]) from None
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")).get("rota", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(CONFIG_FILE, f"not valid TOML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(CONFIG_FILE, "[rota] must be a table")
+    return data

@@ -159,6 +159,10 @@ class Worker:
                     return
                 try:
                     self._execute(claim, executors)
+                except Exception:
+                    # A store outage or a bug: let the lease lapse so the reaper recovers it.
+                    log.exception("run %d: the worker could not finish it", claim.run_id)
+                    self._forget(claim.run_id)
                 finally:
                     with self._slot_free:
                         self._busy -= 1

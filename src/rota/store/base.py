@@ -165,7 +165,8 @@ class Store(ABC):
 
     @abstractmethod
     def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
-        """Shutdown: put held runs back to ``queued`` without charging an attempt."""
+        """Shutdown: put held runs back to ``queued`` without charging an attempt (runs with a
+        cancel request end ``canceled`` instead). Returns how many runs were let go."""
 
     @abstractmethod
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:

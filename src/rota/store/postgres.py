@@ -6,6 +6,7 @@ to polling when the listening connection breaks.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 
 import psycopg
@@ -46,21 +47,34 @@ class PostgresStore(SqlStore):
         return self._listener
 
     def wait_for_runs(self, timeout: float) -> bool:
+        """Wait on the LISTEN socket itself: libpq keeps notifications that arrive while
+        nobody waits, so none is lost between two waits (psycopg's ``notifies()`` generator
+        can drop those)."""
         if self._wakeup.is_set():
             self._wakeup.clear()
             return True
         with self._listen_lock:
             try:
                 conn = self._listen_connection()
-                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                if self._drain_notifications(conn):
                     return True
-                return False
-            except psycopg.Error as exc:
+                readable, _, _ = select.select([conn.fileno()], [], [], timeout)
+                return bool(readable) and self._drain_notifications(conn)
+            except (psycopg.Error, OSError, ValueError) as exc:
                 log.warning("LISTEN connection lost (%s); polling instead", exc)
                 if self._listener is not None:
                     self._listener.close()
                 self._listener = None
                 return super().wait_for_runs(timeout)
+
+    @staticmethod
+    def _drain_notifications(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+        pgconn = conn.pgconn
+        pgconn.consume_input()
+        found = False
+        while pgconn.notifies() is not None:
+            found = True
+        return found
 
     def close(self) -> None:
         if self._listener is not None:

@@ -100,6 +100,16 @@ class SqlStore(Store):
     def sync_jobs(
         self, definitions: Sequence[JobDefinition], now: datetime, *, remove_missing: bool = False
     ) -> list[SyncResult]:
+        for _ in range(3):
+            try:
+                return self._sync_jobs(definitions, now, remove_missing)
+            except sa.exc.IntegrityError:
+                continue  # another process synced the same jobs at the same moment: re-read
+        return self._sync_jobs(definitions, now, remove_missing)
+
+    def _sync_jobs(
+        self, definitions: Sequence[JobDefinition], now: datetime, remove_missing: bool
+    ) -> list[SyncResult]:
         results: list[SyncResult] = []
         with self._write() as conn:
             current = {r.id: r for r in conn.execute(sa.select(t.jobs)).all()}
@@ -316,7 +326,7 @@ class SqlStore(Store):
             .limit(limit)
         )
         if failed_only:
-            query = query.where(rr.c.error.is_not(None))
+            query = query.where(sa.or_(rr.c.error.is_not(None), rr.c.action == "failed"))
         with self._read() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(query).all()
@@ -349,6 +359,11 @@ class SqlStore(Store):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        with self._read() as conn:
+            # A cheap read first: idle workers polling must not queue up for the write lock.
+            due = sa.select(r.c.id).where(r.c.status == QUEUED, r.c.due_at <= now).limit(1)
+            if conn.execute(due).first() is None:
+                return []
         with self._write() as conn:
             rows = conn.execute(candidates).all()
             if not rows:
@@ -377,8 +392,6 @@ class SqlStore(Store):
                     lease_expires_at=lease_until,
                     worker_id=worker_id,
                     started_at=sa.func.coalesce(r.c.started_at, now),
-                    cancel_requested_at=None,
-                    cancel_requested_by=None,
                 ),
                 [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
             )
@@ -422,8 +435,13 @@ class SqlStore(Store):
                 return {}
             conn.execute(
                 sa.update(r)
-                .where(r.c.id.in_(list(tokens)), r.c.status == RUNNING, r.c.worker_id == worker_id)
-                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                .where(
+                    r.c.id == sa.bindparam("rid"),
+                    r.c.lease_token == sa.bindparam("token"),
+                    r.c.status == RUNNING,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds)),
+                [{"rid": run_id, "token": token} for run_id, token in tokens.items()],
             )
             rows = conn.execute(
                 sa.select(r.c.id, r.c.lease_token, r.c.status, r.c.cancel_requested_at).where(
@@ -457,9 +475,14 @@ class SqlStore(Store):
     def _fenced_attempt(self, conn: Connection, run_id: int, token: str) -> Any:
         r = t.runs
         return conn.execute(
-            sa.select(r.c.id, r.c.attempt, r.c.job_id, r.c.tenant, r.c.max_attempts).where(
-                r.c.id == run_id, r.c.lease_token == token, r.c.status == RUNNING
-            )
+            sa.select(
+                r.c.id,
+                r.c.attempt,
+                r.c.job_id,
+                r.c.tenant,
+                r.c.max_attempts,
+                r.c.cancel_requested_at,
+            ).where(r.c.id == run_id, r.c.lease_token == token, r.c.status == RUNNING)
         ).first()
 
     def record_activity(self, run_id: int, token: str, activity: Activity, now: datetime) -> None:
@@ -541,28 +564,28 @@ class SqlStore(Store):
                     continue
                 if outcome.activity is not None:
                     self._apply_activity(conn, outcome.run_id, held.attempt, outcome.activity, now)
-                status = outcome.status
+                status, reason = outcome.status, outcome.reason
                 if status is RunStatus.COMPLETED:
                     status = settle(self._counters(conn, outcome.run_id))
+                elif status is RunStatus.QUEUED and held.cancel_requested_at is not None:
+                    status, reason = RunStatus.CANCELED, "canceled (no retry)"
                 check_transition(RunStatus.RUNNING, status)
                 values: dict[str, Any] = {
                     "status": status.value,
-                    "reason": outcome.reason,
+                    "reason": reason,
                     "error": outcome.error.to_json() if outcome.error else None,
                     "lease_token": None,
                     "lease_expires_at": None,
                 }
                 if status is RunStatus.QUEUED:
-                    values.update(due_at=outcome.retry_at or now, queued_at=now)
+                    values.update(due_at=outcome.retry_at or now, queued_at=now, worker_id=None)
                 else:
                     values.update(finished_at=now, result=outcome.result)
                 conn.execute(sa.update(r).where(r.c.id == outcome.run_id).values(**values))
                 self._end_attempt(
                     conn, outcome.run_id, held.attempt, now, status.value, outcome.error
                 )
-                self._history(
-                    conn, outcome.run_id, RunStatus.RUNNING, status, now, outcome.reason, None
-                )
+                self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
                 if status is RunStatus.COMPLETED:
                     conn.execute(
                         sa.delete(t.job_state).where(
@@ -626,6 +649,11 @@ class SqlStore(Store):
                 held = self._fenced_attempt(conn, run_id, token)
                 if held is None:
                     continue
+                if held.cancel_requested_at is not None:
+                    self._cancel_held(conn, run_id, held.attempt, now, "canceled (worker shutdown)")
+                    released += 1
+                    continue
+                self._rollback_to_checkpoint(conn, run_id, held.attempt, held.job_id, held.tenant)
                 conn.execute(
                     sa.update(r)
                     .where(r.c.id == run_id)
@@ -657,6 +685,24 @@ class SqlStore(Store):
             if released:
                 self._notify_new_runs(conn)
         return released
+
+    def _cancel_held(
+        self, conn: Connection, run_id: int, attempt: int, now: datetime, reason: str
+    ) -> None:
+        """End a running run whose cancel was requested instead of running it again."""
+        conn.execute(
+            sa.update(t.runs)
+            .where(t.runs.c.id == run_id)
+            .values(
+                status=RunStatus.CANCELED.value,
+                finished_at=now,
+                reason=reason,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+        self._end_attempt(conn, run_id, attempt, now, RunStatus.CANCELED.value, None)
+        self._history(conn, run_id, RunStatus.RUNNING, RunStatus.CANCELED, now, reason, None)
 
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:
         r = t.runs
@@ -703,6 +749,7 @@ class SqlStore(Store):
                     r.c.worker_losses,
                     r.c.worker_id,
                     r.c.tenant,
+                    r.c.cancel_requested_at,
                 )
                 .where(r.c.status == RUNNING, r.c.lease_expires_at < now)
                 .order_by(r.c.lease_expires_at)
@@ -710,6 +757,10 @@ class SqlStore(Store):
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
+                if row.cancel_requested_at is not None:
+                    self._cancel_held(conn, row.id, row.attempt, now, "canceled (worker lost)")
+                    results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=False))
+                    continue
                 definition = self._definition_in(conn, row.job_id, row.job_version)
                 idempotent = definition is not None and definition.idempotent
                 losses_allowed = definition.retry.max_worker_losses if definition else 0
@@ -723,6 +774,7 @@ class SqlStore(Store):
                         "queued_at": now,
                         "due_at": now,
                         "worker_losses": row.worker_losses + 1,
+                        "worker_id": None,
                         # A lost attempt is not the job's failure: keep its retries available.
                         "max_attempts": max(row.max_attempts, row.attempt + 1),
                     }

@@ -55,7 +55,7 @@ class PythonExecutor(Executor):
             process = _SPAWN.Process(
                 target=child_main,
                 args=(child, cancel, str(self._project)),
-                daemon=True,
+                daemon=False,
                 name="rota-job",
             )
             process.start()

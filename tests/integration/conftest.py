@@ -1,0 +1,138 @@
+"""A real worker, in-process, against the real store of the test (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rota.engine.worker import Worker
+from rota.model.runs import Run
+from rota.model.status import RunStatus
+from rota.services.jobs import sync_project
+from rota.settings import Settings, load_settings
+from rota.store import Store
+
+JOBS = """
+import time
+from rota import JobFailed, job
+
+@job(id="t.ok")
+def ok(ctx, n: int = 1):
+    for i in range(n):
+        ctx.record(f"k{i}", "inserted")
+    ctx.log.info("recorded %d", n)
+    print("printed line")
+    ctx.save_info(done=n)
+    return {"n": n}
+
+@job(id="t.some_bad")
+def some_bad(ctx):
+    ctx.record("a", "inserted")
+    ctx.record("b", "insert", error="bad value")
+
+@job(id="t.fail", retry={"max_attempts": 3, "backoff_seconds": 0, "jitter": False})
+def fail(ctx):
+    raise RuntimeError(f"boom {ctx.attempt}")
+
+@job(id="t.fatal", retry={"max_attempts": 3, "backoff_seconds": 0})
+def fatal(ctx):
+    raise JobFailed("bad configuration", retryable=False)
+
+@job(id="t.slow", timeout=1)
+def slow(ctx):
+    time.sleep(60)
+
+@job(id="t.spin")
+def spin(ctx):
+    while True:
+        pass
+
+@job(id="t.coop")
+def coop(ctx):
+    i = 0
+    while True:
+        ctx.progress(i)
+        i += 1
+        time.sleep(0.01)
+
+@job(id="t.long")
+def long(ctx, seconds: float = 3.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "done"
+
+@job(id="t.idem", idempotent=True)
+def idem(ctx):
+    return ctx.attempt
+
+@job(id="t.notjson")
+def notjson(ctx):
+    return object()
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "jobs").mkdir(parents=True)
+    (root / "jobs" / "testjobs.py").write_text(JOBS)
+    return root
+
+
+@pytest.fixture
+def settings(project: Path, database_url: str) -> Settings:
+    return load_settings(
+        project,
+        database_url=database_url,
+        heartbeat_seconds=0.5,
+        lease_seconds=1.5,
+        poll_seconds=0.05,
+        cancel_grace_seconds=0.5,
+        shutdown_grace_seconds=1.0,
+        worker_concurrency=2,
+    )
+
+
+@pytest.fixture
+def synced(store: Store, project: Path) -> Store:
+    report = sync_project(store, project)
+    assert not report.errors, report.errors
+    return store
+
+
+@pytest.fixture
+def worker(synced: Store, settings: Settings) -> Iterator[Worker]:
+    """A started worker; stopped (and joined) after the test."""
+    started = Worker(synced, settings)
+    thread = threading.Thread(target=started.run, daemon=True)
+    thread.start()
+    yield started
+    started.stop()
+    thread.join(30)
+    assert not thread.is_alive(), "worker did not stop"
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_for_end(store: Store, run_id: int, timeout: float = 30.0) -> Run:
+    wait_until(lambda: store.get_run(run_id).status.terminal, timeout, f"run {run_id} to end")
+    return store.get_run(run_id)
+
+
+def wait_for_status(store: Store, run_id: int, status: RunStatus, timeout: float = 30.0) -> Run:
+    wait_until(lambda: store.get_run(run_id).status is status, timeout, f"run {run_id} {status}")
+    return store.get_run(run_id)
