@@ -58,9 +58,10 @@ def load_project(root: Path) -> Project:
     if not folder.is_dir():
         return project
     for path in sorted(folder.rglob("*")):
-        if any(part.startswith((".", "_")) for part in path.relative_to(folder).parts[:-1]):
+        # Hidden and private files and folders (editor lock files, _helpers) are not jobs.
+        if any(part.startswith((".", "_")) for part in path.relative_to(folder).parts):
             continue
-        if path.suffix == ".py" and not path.name.startswith("_"):
+        if path.suffix == ".py":
             _load_module(project, path)
         elif path.suffix in (".yaml", ".yml"):
             try:
@@ -86,9 +87,13 @@ def _load_module(project: Project, path: Path) -> None:
         project.errors.append(DefinitionError(source, where, f"{type(exc).__name__}: {exc}"))
         return
     code_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    seen: set[int] = set()
     for value in vars(module).values():
         marked = getattr(value, ATTRIBUTE, None)
         if isinstance(marked, PythonJob) and getattr(value, "__module__", None) == name:
+            if id(marked) in seen:
+                continue  # the same job under a second name (an alias)
+            seen.add(id(marked))
             definition = replace(marked.definition, source=source, code_hash=code_hash)
             project._add(definition)
             project.functions.setdefault(definition.id, marked.function)

@@ -85,6 +85,17 @@ class JobModel(_Strict):
     json_body: Any = Field(default=None, alias="json")
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: object) -> object:
+        """``[sleep, 30]`` means the argument "30"; booleans stay an error (ambiguous)."""
+        if isinstance(value, list):
+            return [
+                str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for v in value
+            ]
+        return value
+
     @field_validator("expect_status", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
@@ -102,7 +113,9 @@ def parse_definitions(text: str, source: str) -> list[JobDefinition]:
     for index, item in enumerate(items):
         where = f"[{index}]." if isinstance(data, list) else ""
         if not isinstance(item, dict):
-            raise DefinitionError(source, where or "document", "must be a mapping of job fields")
+            raise DefinitionError(
+                source, where.rstrip(".") or "document", "must be a mapping of job fields"
+            )
         if item.get("kind") not in ("shell", "http") and "kind" in item:
             # Other kinds (data, process) arrive with later features; say so clearly.
             raise DefinitionError(
@@ -149,10 +162,9 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             raise InvalidInputError("url", "an http job needs url")
         if model.body is not None and model.json_body is not None:
             raise InvalidInputError("body", "give body or json, not both")
-        for where, text in [("url", model.url), ("body", model.body or "")]:
-            for ref in re.findall(r"\{([^{}]*)\}", text):
-                if ref not in names:
-                    raise InvalidInputError(where, f"{{{ref}}} is not a parameter of this job")
+        _check_placeholders("url", model.url, names)
+        _check_placeholders("body", model.body, names)
+        _check_placeholders("json", model.json_body, names)
         spec = {
             "method": model.method,
             "url": model.url,
@@ -161,17 +173,15 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             "json": model.json_body,
             "expect_status": model.expect_status,
         }
-    try:
-        retry = RetryPolicy(
-            max_attempts=model.retry.max_attempts,
-            backoff_seconds=seconds(model.retry.backoff) or 0.0,
-            backoff_max_seconds=seconds(model.retry.backoff_max) or 0.0,
-            jitter=model.retry.jitter,
-            max_worker_losses=model.retry.max_worker_losses,
-        )
-        expected, timeout = seconds(model.expected_runtime), seconds(model.timeout)
-    except ValueError as exc:
-        raise InvalidInputError("duration", str(exc)) from None
+    retry = RetryPolicy(
+        max_attempts=model.retry.max_attempts,
+        backoff_seconds=_seconds("retry.backoff", model.retry.backoff) or 0.0,
+        backoff_max_seconds=_seconds("retry.backoff_max", model.retry.backoff_max) or 0.0,
+        jitter=model.retry.jitter,
+        max_worker_losses=model.retry.max_worker_losses,
+    )
+    expected = _seconds("expected_runtime", model.expected_runtime)
+    timeout = _seconds("timeout", model.timeout)
     return JobDefinition(
         id=model.id,
         kind=JobKind(model.kind),
@@ -194,6 +204,27 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         spec=spec,
         source=source,
     )
+
+
+def _seconds(field: str, value: float | str | None) -> float | None:
+    try:
+        return seconds(value)
+    except ValueError as exc:
+        raise InvalidInputError(field, str(exc)) from None
+
+
+def _check_placeholders(where: str, template: Any, names: set[str]) -> None:
+    """Every ``{name}`` in a URL, body or JSON body must be a parameter of the job."""
+    if isinstance(template, str):
+        for ref in re.findall(r"\{([^{}]*)\}", template):
+            if ref not in names:
+                raise InvalidInputError(where, f"{{{ref}}} is not a parameter of this job")
+    elif isinstance(template, list):
+        for i, item in enumerate(template):
+            _check_placeholders(f"{where}[{i}]", item, names)
+    elif isinstance(template, dict):
+        for key, item in template.items():
+            _check_placeholders(f"{where}.{key}", item, names)
 
 
 def _check_argv_element(arg: str, index: int, names: set[str]) -> None:

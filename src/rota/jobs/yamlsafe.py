@@ -31,14 +31,23 @@ SafeLoader.yaml_implicit_resolvers = {
 SafeLoader.add_implicit_resolver(
     _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
-SafeLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+SafeLoader.add_implicit_resolver(
+    _INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
 SafeLoader.add_implicit_resolver(
     _FLOAT,
     re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        r"^(?:[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?"
+        r"|(?:0|[1-9][0-9]*)\.[0-9]*(?:[eE][-+]?[0-9]+)?"
+        r"|(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+)"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
     list("-+0123456789."),
 )
+
+
+def _construct_int(loader: SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(str(loader.construct_scalar(node)))
 
 
 def _construct_bool(loader: SafeLoader, node: yaml.ScalarNode) -> bool:
@@ -46,6 +55,7 @@ def _construct_bool(loader: SafeLoader, node: yaml.ScalarNode) -> bool:
 
 
 SafeLoader.add_constructor(_BOOL, _construct_bool)
+SafeLoader.add_constructor(_INT, _construct_int)
 
 
 def load(text: str) -> Any:
