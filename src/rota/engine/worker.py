@@ -2,10 +2,10 @@
 
 Threads, each with one job:
 
-* the main loop claims runs while slots are free and hands them to slot threads;
+* the loop hands in finished runs and claims new ones while slots are free, in one
+  transaction when both are due (group commit: all outcomes that finished meanwhile);
 * slot threads run one attempt at a time through the job kind's executor;
-* the finisher writes outcomes in batches (group commit: one transaction for all outcomes
-  that finished meanwhile);
+* the listener turns the store's wake-ups (PostgreSQL NOTIFY) into a wake of the loop;
 * the control thread polls cancel requests, renews leases, flushes reports and reaps runs of
   dead workers.
 
@@ -75,7 +75,8 @@ class Worker:
         self._held: dict[int, str] = {}
         """Run id -> lease token, from claim until the outcome is committed."""
         self._lock = threading.Lock()
-        self._slot_free = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        """Set when the loop has something to do: an outcome, a free slot, new runs, stop."""
         self._busy = 0
         self._stopping = threading.Event()
         self._stopped = threading.Event()
@@ -87,8 +88,7 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; running runs get ``shutdown_grace_seconds`` to finish."""
         self._stopping.set()
-        with self._slot_free:
-            self._slot_free.notify_all()
+        self._wake.set()
 
     def run(self) -> None:
         """Run until :meth:`stop`; then drain, release what is left, and return."""
@@ -101,52 +101,95 @@ class Worker:
             for i in range(self.concurrency)
         ]
         helpers = [
-            threading.Thread(target=self._finisher, name="rota-finisher", daemon=True),
+            threading.Thread(target=self._listen, name="rota-listen", daemon=True),
             threading.Thread(target=self._control, name="rota-control", daemon=True),
         ]
         for thread in slots + helpers:
             thread.start()
         log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
         try:
-            self._claim_loop()
+            self._loop()
         finally:
-            self._shutdown(slots)
+            for _ in slots:
+                self._claims.put(None)
+            for thread in slots:
+                thread.join(15)
             self._stopped.set()
             for thread in helpers:
                 thread.join(10)
-            self._flush_outcomes()
+            self._write_outcomes(self._drain_outcomes(), claim=0)
             self._release_leftovers()
             self.store.stop_worker(self.id, self._clock())
             log.info("worker %s stopped", self.id)
 
-    # -- claiming ----------------------------------------------------------------------------
+    # -- the loop: hand in outcomes, take new runs -------------------------------------------
 
-    def _claim_loop(self) -> None:
-        while not self._stopping.is_set():
-            with self._slot_free:
-                while self._busy >= self.concurrency and not self._stopping.is_set():
-                    self._slot_free.wait(1.0)
-                free = self.concurrency - self._busy
-            if self._stopping.is_set():
-                return
-            try:
-                claims = self.store.claim_runs(
-                    self.id, free, self.settings.lease_seconds, self._clock()
-                )
-            except RotaError as exc:
-                log.warning("claiming failed: %s", exc)
-                self._stopping.wait(self.settings.poll_seconds)
-                continue
-            if not claims:
-                self.store.wait_for_runs(self.settings.poll_seconds)
-                continue
+    def _loop(self) -> None:
+        """One thread writes outcomes and claims, in one transaction when both are due:
+        a busy worker pays one commit per batch of finished runs, not two per run."""
+        grace_ends: float | None = None
+        while True:
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            if stopping and grace_ends is None:
+                grace_ends = time.monotonic() + self.settings.shutdown_grace_seconds
+            if grace_ends is not None and time.monotonic() >= grace_ends:
+                self._stop_active("shutdown")
+            outcomes = self._drain_outcomes()
             with self._lock:
-                self._busy += len(claims)
-                for claim in claims:
-                    self._held[claim.run_id] = claim.token
-            self.claimed += len(claims)
+                free = 0 if stopping else self.concurrency - self._busy
+            claims = self._write_outcomes(outcomes, claim=free)
+            self._dispatch(claims)
+            with self._lock:
+                idle = self._busy == 0
+            if stopping and idle and self._outcomes.empty():
+                return
+            if not claims and not outcomes:
+                self._wake.wait(self.settings.poll_seconds)
+
+    def _write_outcomes(self, outcomes: list[Outcome], *, claim: int) -> list[Claim]:
+        """Write ``outcomes`` and claim up to ``claim`` runs; on a store error keep the
+        outcomes for the next turn (the leases keep the runs ours meanwhile)."""
+        if not outcomes and claim < 1:
+            return []
+        lease, now = self.settings.lease_seconds, self._clock()
+        try:
+            if outcomes:
+                written, claims = self.store.finish_and_claim(outcomes, self.id, claim, lease, now)
+            else:
+                written, claims = {}, self.store.claim_runs(self.id, claim, lease, now)
+        except RotaError as exc:
+            log.warning("writing %d outcomes / claiming failed: %s", len(outcomes), exc)
+            for outcome in outcomes:
+                self._outcomes.put(outcome)
+            self._stopping.wait(self.settings.poll_seconds)
+            return []
+        for outcome in outcomes:
+            if not written.get(outcome.run_id):
+                log.warning("run %d: lease lost before its outcome was written", outcome.run_id)
+            self._forget(outcome.run_id)
+        return claims
+
+    def _dispatch(self, claims: list[Claim]) -> None:
+        if not claims:
+            return
+        with self._lock:
+            self._busy += len(claims)
             for claim in claims:
-                self._claims.put(claim)
+                self._held[claim.run_id] = claim.token
+        self.claimed += len(claims)
+        for claim in claims:
+            self._claims.put(claim)
+
+    def _listen(self) -> None:
+        """Turn the store's wake-ups (NOTIFY, in-process enqueues) into a wake of the loop."""
+        while not self._stopped.is_set():
+            try:
+                if self.store.wait_for_runs(1.0):
+                    self._wake.set()
+            except RotaError as exc:
+                log.warning("waiting for runs: %s", exc)
+                self._stopped.wait(1.0)
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -164,9 +207,9 @@ class Worker:
                     log.exception("run %d: the worker could not finish it", claim.run_id)
                     self._forget(claim.run_id)
                 finally:
-                    with self._slot_free:
+                    with self._lock:
                         self._busy -= 1
-                        self._slot_free.notify()
+                    self._wake.set()
         finally:
             for executor in executors.values():
                 executor.close()
@@ -273,22 +316,15 @@ class Worker:
         reason = "failed" if retryable or claim.max_attempts == 1 else "failed (not retryable)"
         return self._outcome(claim, RunStatus.FAILED, reason=reason, error=error)
 
-    # -- finishing ---------------------------------------------------------------------------
+    # -- finishing ----------------------------------------------------------------------------
 
     def _finish(self, outcome: Outcome) -> None:
         self._outcomes.put(outcome)
+        self._wake.set()
 
     def _forget(self, run_id: int) -> None:
         with self._lock:
             self._held.pop(run_id, None)
-
-    def _finisher(self) -> None:
-        while not (self._stopped.is_set() and self._outcomes.empty()):
-            try:
-                first = self._outcomes.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self._write([first, *self._drain_outcomes()])
 
     def _drain_outcomes(self) -> list[Outcome]:
         batch: list[Outcome] = []
@@ -298,24 +334,6 @@ class Worker:
             except queue.Empty:
                 break
         return batch
-
-    def _flush_outcomes(self) -> None:
-        while batch := self._drain_outcomes():
-            self._write(batch)
-
-    def _write(self, batch: list[Outcome]) -> None:
-        while True:
-            try:
-                written = self.store.finish_runs(batch, self._clock())
-                break
-            except RotaError as exc:
-                # The leases keep the runs ours for a while: retry rather than lose outcomes.
-                log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
-                time.sleep(0.5)
-        for outcome in batch:
-            if not written.get(outcome.run_id):
-                log.warning("run %d: lease lost before its outcome was written", outcome.run_id)
-            self._forget(outcome.run_id)
 
     # -- control -----------------------------------------------------------------------------
 
@@ -373,18 +391,10 @@ class Worker:
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    def _shutdown(self, slots: list[threading.Thread]) -> None:
-        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
-        with self._slot_free:
-            while self._busy > 0 and time.monotonic() < deadline:
-                self._slot_free.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+    def _stop_active(self, reason: str) -> None:
         _, active = self._snapshot()
         for item in active:
-            item.control.stop("shutdown")
-        for _ in slots:
-            self._claims.put(None)
-        for thread in slots:
-            thread.join(15)
+            item.control.stop(reason)
 
     def _release_leftovers(self) -> None:
         """After the last outcome is written: give back runs claimed but never finished."""

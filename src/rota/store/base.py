@@ -164,6 +164,18 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def finish_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> tuple[dict[int, bool], list[Claim]]:
+        """:meth:`finish_runs` and :meth:`claim_runs` in one transaction: a busy worker pays
+        one commit for handing in finished runs and taking the next ones."""
+
+    @abstractmethod
     def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
         """Shutdown: put held runs back to ``queued`` without charging an attempt (runs with a
         cancel request end ``canceled`` instead). Returns how many runs were let go."""

@@ -343,6 +343,31 @@ class SqlStore(Store):
         if limit < 1:
             return []
         r = t.runs
+        with self._read() as conn:
+            # A cheap read first: idle workers polling must not queue up for the write lock.
+            due = sa.select(r.c.id).where(r.c.status == QUEUED, r.c.due_at <= now).limit(1)
+            if conn.execute(due).first() is None:
+                return []
+        with self._write() as conn:
+            return self._claim_in(conn, worker_id, limit, lease_seconds, now)
+
+    def finish_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> tuple[dict[int, bool], list[Claim]]:
+        with self._write() as conn:
+            written = self._finish_in(conn, outcomes, now)
+            claims = self._claim_in(conn, worker_id, limit, lease_seconds, now) if limit > 0 else []
+        return written, claims
+
+    def _claim_in(
+        self, conn: Connection, worker_id: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[Claim]:
+        r = t.runs
         lease_until = now + timedelta(seconds=lease_seconds)
         candidates = (
             sa.select(
@@ -359,68 +384,62 @@ class SqlStore(Store):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self._read() as conn:
-            # A cheap read first: idle workers polling must not queue up for the write lock.
-            due = sa.select(r.c.id).where(r.c.status == QUEUED, r.c.due_at <= now).limit(1)
-            if conn.execute(due).first() is None:
-                return []
-        with self._write() as conn:
-            rows = conn.execute(candidates).all()
-            if not rows:
-                return []
-            claims = [
-                Claim(
-                    run_id=row.id,
-                    job=row.job_id,
-                    job_version=row.job_version,
-                    params=row.params,
-                    attempt=row.attempt + 1,
-                    max_attempts=row.max_attempts,
-                    token=new_lease_token(),
-                    lease_expires_at=lease_until,
-                    tenant=row.tenant,
-                )
-                for row in rows
-            ]
-            conn.execute(
-                sa.update(r)
-                .where(r.c.id == sa.bindparam("rid"), r.c.status == QUEUED)
-                .values(
-                    status=RUNNING,
-                    attempt=sa.bindparam("new_attempt"),
-                    lease_token=sa.bindparam("token"),
-                    lease_expires_at=lease_until,
-                    worker_id=worker_id,
-                    started_at=sa.func.coalesce(r.c.started_at, now),
-                ),
-                [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
+        rows = conn.execute(candidates).all()
+        if not rows:
+            return []
+        claims = [
+            Claim(
+                run_id=row.id,
+                job=row.job_id,
+                job_version=row.job_version,
+                params=row.params,
+                attempt=row.attempt + 1,
+                max_attempts=row.max_attempts,
+                token=new_lease_token(),
+                lease_expires_at=lease_until,
+                tenant=row.tenant,
             )
-            conn.execute(
-                sa.insert(t.run_attempts),
-                [
-                    {
-                        "run_id": c.run_id,
-                        "attempt": c.attempt,
-                        "worker_id": worker_id,
-                        "started_at": now,
-                    }
-                    for c in claims
-                ],
-            )
-            conn.execute(
-                sa.insert(t.run_status_history),
-                [
-                    {
-                        "run_id": c.run_id,
-                        "from_status": QUEUED,
-                        "to_status": RUNNING,
-                        "at": now,
-                        "reason": f"attempt {c.attempt}",
-                        "actor": worker_id,
-                    }
-                    for c in claims
-                ],
-            )
+            for row in rows
+        ]
+        conn.execute(
+            sa.update(r)
+            .where(r.c.id == sa.bindparam("rid"), r.c.status == QUEUED)
+            .values(
+                status=RUNNING,
+                attempt=sa.bindparam("new_attempt"),
+                lease_token=sa.bindparam("token"),
+                lease_expires_at=lease_until,
+                worker_id=worker_id,
+                started_at=sa.func.coalesce(r.c.started_at, now),
+            ),
+            [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
+        )
+        conn.execute(
+            sa.insert(t.run_attempts),
+            [
+                {
+                    "run_id": c.run_id,
+                    "attempt": c.attempt,
+                    "worker_id": worker_id,
+                    "started_at": now,
+                }
+                for c in claims
+            ],
+        )
+        conn.execute(
+            sa.insert(t.run_status_history),
+            [
+                {
+                    "run_id": c.run_id,
+                    "from_status": QUEUED,
+                    "to_status": RUNNING,
+                    "at": now,
+                    "reason": f"attempt {c.attempt}",
+                    "actor": worker_id,
+                }
+                for c in claims
+            ],
+        )
         return claims
 
     def extend_leases(
@@ -554,47 +573,50 @@ class SqlStore(Store):
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**values))
 
     def finish_runs(self, outcomes: Sequence[Outcome], now: datetime) -> dict[int, bool]:
+        with self._write() as conn:
+            return self._finish_in(conn, outcomes, now)
+
+    def _finish_in(
+        self, conn: Connection, outcomes: Sequence[Outcome], now: datetime
+    ) -> dict[int, bool]:
         written: dict[int, bool] = {}
         r = t.runs
-        with self._write() as conn:
-            for outcome in outcomes:
-                held = self._fenced_attempt(conn, outcome.run_id, outcome.token)
-                if held is None:
-                    written[outcome.run_id] = False
-                    continue
-                if outcome.activity is not None:
-                    self._apply_activity(conn, outcome.run_id, held.attempt, outcome.activity, now)
-                status, reason = outcome.status, outcome.reason
-                if status is RunStatus.COMPLETED:
-                    status = settle(self._counters(conn, outcome.run_id))
-                elif status is RunStatus.QUEUED and held.cancel_requested_at is not None:
-                    status, reason = RunStatus.CANCELED, "canceled (no retry)"
-                check_transition(RunStatus.RUNNING, status)
-                values: dict[str, Any] = {
-                    "status": status.value,
-                    "reason": reason,
-                    "error": outcome.error.to_json() if outcome.error else None,
-                    "lease_token": None,
-                    "lease_expires_at": None,
-                }
-                if status is RunStatus.QUEUED:
-                    values.update(due_at=outcome.retry_at or now, queued_at=now, worker_id=None)
-                else:
-                    values.update(finished_at=now, result=outcome.result)
-                conn.execute(sa.update(r).where(r.c.id == outcome.run_id).values(**values))
-                self._end_attempt(
-                    conn, outcome.run_id, held.attempt, now, status.value, outcome.error
-                )
-                self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
-                if status is RunStatus.COMPLETED:
-                    conn.execute(
-                        sa.delete(t.job_state).where(
-                            t.job_state.c.job_id == held.job_id, t.job_state.c.tenant == held.tenant
-                        )
+        for outcome in outcomes:
+            held = self._fenced_attempt(conn, outcome.run_id, outcome.token)
+            if held is None:
+                written[outcome.run_id] = False
+                continue
+            if outcome.activity is not None:
+                self._apply_activity(conn, outcome.run_id, held.attempt, outcome.activity, now)
+            status, reason = outcome.status, outcome.reason
+            if status is RunStatus.COMPLETED:
+                status = settle(self._counters(conn, outcome.run_id))
+            elif status is RunStatus.QUEUED and held.cancel_requested_at is not None:
+                status, reason = RunStatus.CANCELED, "canceled (no retry)"
+            check_transition(RunStatus.RUNNING, status)
+            values: dict[str, Any] = {
+                "status": status.value,
+                "reason": reason,
+                "error": outcome.error.to_json() if outcome.error else None,
+                "lease_token": None,
+                "lease_expires_at": None,
+            }
+            if status is RunStatus.QUEUED:
+                values.update(due_at=outcome.retry_at or now, queued_at=now, worker_id=None)
+            else:
+                values.update(finished_at=now, result=outcome.result)
+            conn.execute(sa.update(r).where(r.c.id == outcome.run_id).values(**values))
+            self._end_attempt(conn, outcome.run_id, held.attempt, now, status.value, outcome.error)
+            self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
+            if status is RunStatus.COMPLETED:
+                conn.execute(
+                    sa.delete(t.job_state).where(
+                        t.job_state.c.job_id == held.job_id, t.job_state.c.tenant == held.tenant
                     )
-                written[outcome.run_id] = True
-            if any(o.status is RunStatus.QUEUED for o in outcomes):
-                self._notify_new_runs(conn)
+                )
+            written[outcome.run_id] = True
+        if any(o.status is RunStatus.QUEUED for o in outcomes):
+            self._notify_new_runs(conn)
         return written
 
     def _counters(self, conn: Connection, run_id: int) -> Counters:

@@ -67,7 +67,17 @@ class PythonExecutor(Executor):
     def execute(self, attempt: Attempt, reporter: Reporter, control: RunControl) -> Any:
         conn, cancel = self._ensure_child()
         cancel.clear()
-        conn.send(("run", attempt.definition.id, attempt.run_id, attempt.attempt, attempt.params))
+        definition = attempt.definition
+        conn.send(
+            (
+                "run",
+                definition.id,
+                definition.code_hash,
+                attempt.run_id,
+                attempt.attempt,
+                attempt.params,
+            )
+        )
         try:
             return self._serve(conn, cancel, reporter, control)
         except HardStop:
@@ -211,7 +221,11 @@ def child_main(conn: multiprocessing.connection.Connection, cancel: Event, proje
             return
         if message[0] == "exit":
             return
-        _, job_id, run_id, attempt, params = message
+        _, job_id, code_hash, run_id, attempt, params = message
+        current = loaded.definitions.get(job_id)
+        if current is None or current.code_hash != code_hash:
+            # The run was created from other code than this process imported: re-import.
+            loaded = load_project(Path(project))
         conn.send(_run_one(loaded, channel, job_id, run_id, attempt, params))
 
 
