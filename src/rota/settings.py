@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rota.model.errors import InvalidInputError
 
 CONFIG_FILE = "rota.toml"
+LEASE_RULE = "must be longer than heartbeat_seconds (a lease must outlive a missed heartbeat)"
 
 
 class Settings(BaseSettings):
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.lease_seconds <= self.heartbeat_seconds:
-            raise ValueError("lease_seconds must be longer than heartbeat_seconds")
+            raise ValueError(LEASE_RULE)
         return self
 
     @property
@@ -82,8 +83,8 @@ def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise InvalidInputError(field, first["msg"]) from None
+        field = ".".join(str(p) for p in first["loc"]) or "lease_seconds"
+        raise InvalidInputError(field, first["msg"].removeprefix("Value error, ")) from None
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

@@ -264,7 +264,9 @@ def test_it_releases_held_runs_back_to_the_queue_without_charging_an_attempt(
     ops.sync()
     claim = ops.start()
 
-    released = store.release_runs(ops.worker, {claim.run_id: claim.token}, ops.later(10))
+    released = store.release_runs(
+        ops.worker, {claim.run_id: claim.token}, ops.later(10), interrupted=False
+    )
 
     assert released == 1
     run = store.get_run(claim.run_id)
@@ -338,3 +340,26 @@ def test_it_refuses_to_cancel_an_ended_run(store: Store, ops: Ops) -> None:
     assert ops.statuses(claim.run_id)[-1] == (RUNNING, RunStatus.COMPLETED)
     with pytest.raises(NotFoundError):
         store.request_cancel(424242, "bob", ops.now)
+
+
+def test_it_fails_an_interrupted_run_of_a_non_idempotent_job_instead_of_releasing_it(
+    store: Store, ops: Ops
+) -> None:
+    ops.sync()
+    claim = ops.start()
+
+    assert store.release_runs(ops.worker, {claim.run_id: claim.token}, ops.later(10)) == 1
+
+    run = store.get_run(claim.run_id)
+    assert (run.status, run.reason) == (RunStatus.FAILED, "worker shutdown")
+    assert ops.claim(at=ops.later(11)) == []
+
+
+def test_it_releases_an_interrupted_run_of_an_idempotent_job(store: Store, ops: Ops) -> None:
+    ops.idempotent_job()
+    claim = ops.start()
+
+    assert store.release_runs(ops.worker, {claim.run_id: claim.token}, ops.later(10)) == 1
+
+    assert store.get_run(claim.run_id).status is QUEUED
+    assert [c.run_id for c in ops.claim(at=ops.later(11))] == [claim.run_id]

@@ -217,6 +217,7 @@ def test_it_keeps_records_of_earlier_attempts_when_an_attempt_is_lost(
     ops.idempotent_job()
     first = ops.start()
     ops.activity(first, ops.records("inserted", prefix="first"))
+    store.save_state(first.run_id, first.token, {"done": 1}, ops.now)
     assert ops.finish(first, QUEUED, retry_at=ops.later(10))
     (second,) = ops.claim(at=ops.later(10))
     ops.activity(second, ops.records("updated", prefix="second"), at=ops.later(11))
@@ -375,3 +376,18 @@ def test_it_drops_a_released_attempts_records_after_its_last_checkpoint(
 
     assert [r.key for r in store.get_records(claim.run_id)] == ["a0"]
     assert store.get_run(claim.run_id).counters == Counters(processed=1, succeeded=1, inserted=1)
+
+
+def test_it_drops_a_failed_attempts_records_after_its_checkpoint_when_retrying_it(
+    store: Store, ops: Ops
+) -> None:
+    ops.idempotent_job()
+    first = ops.start()
+    ops.activity(first, ops.records("inserted", prefix="kept"))
+    store.save_state(first.run_id, first.token, {"done": 1}, ops.now)
+    ops.activity(first, ops.records("inserted", "updated", prefix="redo"))
+
+    assert ops.finish(first, QUEUED, retry_at=ops.later(10))
+
+    assert [r.key for r in store.get_records(first.run_id)] == ["kept0"]
+    assert store.get_run(first.run_id).counters == Counters(processed=1, succeeded=1, inserted=1)

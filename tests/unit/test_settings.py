@@ -93,13 +93,14 @@ def test_it_rejects_a_lease_not_longer_than_the_heartbeat(
     monkeypatch.setenv("ROTA_HEARTBEAT_SECONDS", heartbeat)
     with pytest.raises(InvalidInputError) as info:
         load_settings(tmp_path)
-    assert "lease_seconds must be longer than heartbeat_seconds" in info.value.reason
+    assert info.value.field == "lease_seconds"
+    assert "must be longer than heartbeat_seconds" in info.value.reason
 
 
 def test_it_rejects_a_lease_not_longer_than_the_heartbeat_given_as_overrides(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(InvalidInputError, match="lease_seconds must be longer"):
+    with pytest.raises(InvalidInputError, match="lease_seconds: must be longer"):
         load_settings(tmp_path, lease_seconds=5, heartbeat_seconds=5)
 
 

@@ -128,8 +128,15 @@ def sync(app: App, as_json: bool) -> None:
         for r in report.results:
             if r.change != "unchanged":
                 console.print(f"{r.change:>9}  {r.job} (version {r.version})", highlight=False)
-        unchanged = sum(r.change == "unchanged" for r in report.results)
-        console.print(f"{len(report.results)} jobs synced ({unchanged} unchanged)", highlight=False)
+        counts = {
+            c: sum(r.change == c for r in report.results) for c in ("new", "changed", "removed")
+        }
+        active = len(report.results) - counts["removed"]
+        console.print(
+            f"{active} jobs synced: {counts['new']} new, {counts['changed']} changed, "
+            f"{counts['removed']} removed",
+            highlight=False,
+        )
         for e in report.errors:
             errors.print(f"[red]invalid:[/] {e}", highlight=False)
     if report.errors:

@@ -82,7 +82,7 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
     try:
         settings = load_settings(project, database_url=database_url)
     except InvalidInputError as exc:
-        errors.print(f"[red]error:[/] settings: {exc}")
+        errors.print(f"[red]error:[/] setting {exc}", highlight=False)
         sys.exit(ExitCode.BAD_INPUT)
     app = App(settings)
     ctx.obj = app

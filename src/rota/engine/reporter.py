@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from rota.model.errors import LeaseLostError, StoreUnavailableError
 from rota.model.params import JsonValue
-from rota.model.runs import Activity, Claim, LogLine, Progress, RecordResult
+from rota.model.runs import Activity, Claim, LogLine, Progress, RecordResult, iso
 from rota.store.base import Store
 
 FLUSH_SECONDS = 0.5
@@ -68,9 +68,7 @@ class StoreReporter:
     def external_call(self, system: str, what: str, at: float | None = None) -> None:
         when = datetime.fromtimestamp(at, UTC) if at is not None else self._clock()
         with self._lock:
-            self._activity.external_calls.append(
-                {"system": system, "what": what, "at": when.isoformat()}
-            )
+            self._activity.external_calls.append({"system": system, "what": what, "at": iso(when)})
 
     def save_state(self, state: JsonValue) -> None:
         self.flush()

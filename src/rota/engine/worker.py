@@ -402,4 +402,4 @@ class Worker:
             leftovers = dict(self._held)
             self._held.clear()
         if leftovers:
-            self.store.release_runs(self.id, leftovers, self._clock())
+            self.store.release_runs(self.id, leftovers, self._clock(), interrupted=False)

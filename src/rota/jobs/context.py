@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from rota.model.errors import LeaseLostError, RunCancelled
 from rota.model.params import JsonValue
+from rota.model.runs import RECORD_ACTIONS
 
 
 class Channel(Protocol):
@@ -71,6 +72,9 @@ class RunContext:
     def record(self, key: object, action: str, error: str | None = None) -> None:
         """One record's outcome: ``inserted``, ``updated``, ``deleted``, ``unchanged``,
         ``skipped``, or any action with ``error`` (counts as failed). A cancellation point."""
+        if error is None and action not in RECORD_ACTIONS:
+            allowed = ", ".join(sorted(RECORD_ACTIONS))
+            raise ValueError(f"record action {action!r} is not one of: {allowed} (or pass error=)")
         self._channel.send(("record", str(key), action, None if error is None else str(error)))
         self.check_cancelled()
 
@@ -87,8 +91,8 @@ class RunContext:
     def save_state(self, state: JsonValue) -> None:
         """Persist a checkpoint before returning; kept across attempts, cleared on completion.
 
-        Record results reported so far are written in the same transaction, so a resumed run
-        counts every record exactly once.
+        Record results reported so far are written first and the checkpoint remembers the
+        last of them: a resumed run drops later ones, so it counts every record once.
         """
         reply = self._channel.request(("save_state", state))
         if reply[0] != "ok":

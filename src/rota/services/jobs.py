@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from rota.jobs.project import load_project
-from rota.model.errors import DefinitionError
+from rota.jobs.project import JOBS_FOLDER, load_project
+from rota.model.errors import DefinitionError, InvalidInputError
 from rota.model.jobs import StoredJob
 from rota.model.runs import utcnow
 from rota.store.base import Store, SyncResult
@@ -25,6 +25,9 @@ def sync_project(store: Store, project: Path, now: datetime | None = None) -> Sy
     Jobs whose file disappeared are marked removed, except when a file failed to load (its
     jobs may still exist: removing them because of a typo would hide their history).
     """
+    if not (project / JOBS_FOLDER).is_dir():
+        # Syncing an empty folder would mark every job removed: refuse, it is a wrong path.
+        raise InvalidInputError("project", f"{project} has no {JOBS_FOLDER}/ folder")
     loaded = load_project(project)
     results = store.sync_jobs(
         list(loaded.definitions.values()), now or utcnow(), remove_missing=not loaded.errors

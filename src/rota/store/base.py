@@ -176,9 +176,14 @@ class Store(ABC):
         one commit for handing in finished runs and taking the next ones."""
 
     @abstractmethod
-    def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
-        """Shutdown: put held runs back to ``queued`` without charging an attempt (runs with a
-        cancel request end ``canceled`` instead). Returns how many runs were let go."""
+    def release_runs(
+        self, worker_id: str, tokens: Mapping[int, str], now: datetime, *, interrupted: bool = True
+    ) -> int:
+        """Shutdown: put held runs back to ``queued`` without charging an attempt.
+
+        Runs with a cancel request end ``canceled``; ``interrupted`` runs (stopped mid-way) of
+        non-idempotent jobs end ``failed`` (reason ``worker shutdown``) rather than run twice.
+        Returns how many runs were let go."""
 
     @abstractmethod
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:

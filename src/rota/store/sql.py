@@ -411,6 +411,7 @@ class SqlStore(Store):
                 lease_expires_at=lease_until,
                 worker_id=worker_id,
                 started_at=sa.func.coalesce(r.c.started_at, now),
+                reason=None,
             ),
             [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
         )
@@ -501,6 +502,7 @@ class SqlStore(Store):
                 r.c.tenant,
                 r.c.max_attempts,
                 r.c.cancel_requested_at,
+                r.c.job_version,
             ).where(r.c.id == run_id, r.c.lease_token == token, r.c.status == RUNNING)
         ).first()
 
@@ -602,6 +604,10 @@ class SqlStore(Store):
                 "lease_expires_at": None,
             }
             if status is RunStatus.QUEUED:
+                # The retry resumes from the last checkpoint: drop what it will redo.
+                self._rollback_to_checkpoint(
+                    conn, outcome.run_id, held.attempt, held.job_id, held.tenant
+                )
                 values.update(due_at=outcome.retry_at or now, queued_at=now, worker_id=None)
             else:
                 values.update(finished_at=now, result=outcome.result)
@@ -609,9 +615,14 @@ class SqlStore(Store):
             self._end_attempt(conn, outcome.run_id, held.attempt, now, status.value, outcome.error)
             self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
             if status is RunStatus.COMPLETED:
+                # Only this run's checkpoint: another run of the job may have saved a newer one.
                 conn.execute(
                     sa.delete(t.job_state).where(
-                        t.job_state.c.job_id == held.job_id, t.job_state.c.tenant == held.tenant
+                        t.job_state.c.job_id == held.job_id,
+                        t.job_state.c.tenant == held.tenant,
+                        sa.or_(
+                            t.job_state.c.run_id == outcome.run_id, t.job_state.c.run_id.is_(None)
+                        ),
                     )
                 )
             written[outcome.run_id] = True
@@ -663,7 +674,9 @@ class SqlStore(Store):
             )
         )
 
-    def release_runs(self, worker_id: str, tokens: Mapping[int, str], now: datetime) -> int:
+    def release_runs(
+        self, worker_id: str, tokens: Mapping[int, str], now: datetime, *, interrupted: bool = True
+    ) -> int:
         r = t.runs
         released = 0
         with self._write() as conn:
@@ -671,9 +684,13 @@ class SqlStore(Store):
                 held = self._fenced_attempt(conn, run_id, token)
                 if held is None:
                     continue
+                released += 1
                 if held.cancel_requested_at is not None:
                     self._cancel_held(conn, run_id, held.attempt, now, "canceled (worker shutdown)")
-                    released += 1
+                    continue
+                definition = self._definition_in(conn, held.job_id, held.job_version)
+                if interrupted and not (definition is not None and definition.idempotent):
+                    self._fail_held(conn, run_id, held.attempt, now, "worker shutdown")
                     continue
                 self._rollback_to_checkpoint(conn, run_id, held.attempt, held.job_id, held.tenant)
                 conn.execute(
@@ -703,10 +720,29 @@ class SqlStore(Store):
                     "worker shutdown",
                     worker_id,
                 )
-                released += 1
             if released:
                 self._notify_new_runs(conn)
         return released
+
+    def _fail_held(
+        self, conn: Connection, run_id: int, attempt: int, now: datetime, reason: str
+    ) -> None:
+        """A non-idempotent run stopped mid-way must not run again by itself."""
+        error = RunError("Interrupted", f"{reason}: stopped mid-run; not idempotent, not re-run")
+        conn.execute(
+            sa.update(t.runs)
+            .where(t.runs.c.id == run_id)
+            .values(
+                status=RunStatus.FAILED.value,
+                finished_at=now,
+                reason=reason,
+                error=error.to_json(),
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+        self._end_attempt(conn, run_id, attempt, now, reason, error)
+        self._history(conn, run_id, RunStatus.RUNNING, RunStatus.FAILED, now, reason, None)
 
     def _cancel_held(
         self, conn: Connection, run_id: int, attempt: int, now: datetime, reason: str
@@ -797,8 +833,8 @@ class SqlStore(Store):
                         "due_at": now,
                         "worker_losses": row.worker_losses + 1,
                         "worker_id": None,
-                        # A lost attempt is not the job's failure: keep its retries available.
-                        "max_attempts": max(row.max_attempts, row.attempt + 1),
+                        # A lost attempt is not the job's failure: it does not use up a retry.
+                        "max_attempts": row.max_attempts + 1,
                     }
                     new = RunStatus.QUEUED
                     reason = "worker lost; re-queued (idempotent)"

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 import httpx2
 
 from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
-from rota.model.errors import JobFailed
+from rota.model.errors import JobFailed, RunCancelled
 
 EXCERPT_CHARS = 2000
 DEFAULT_TIMEOUT = 30.0
@@ -50,6 +50,11 @@ class HttpExecutor(Executor):
             raise JobFailed(f"{method} {url} timed out after {timeout:g}s") from None
         except httpx2.HTTPError as exc:
             raise JobFailed(f"{method} {url} failed: {exc}") from None
+        reason = control.stop_reason()
+        if reason is not None:
+            raise HardStop(reason)
+        if control.cancel_requested:
+            raise RunCancelled(f"canceled during {method} {url} (answered {response.status_code})")
         elapsed = time.monotonic() - started
         excerpt = response.text[:EXCERPT_CHARS]
         reporter.log("INFO", f"-> {response.status_code} in {elapsed * 1000:.0f} ms")
