@@ -89,12 +89,17 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
     ctx.call_on_close(app.close)
 
 
-def main() -> None:
+def commands() -> click.Group:
+    """The ``rota`` group with every command registered (also for in-process callers)."""
     from rota.cli import db, jobs, runs, serve
 
     for module in (db, jobs, runs, serve):
         module.register(cli)
-    cli()
+    return cli
+
+
+def main() -> None:
+    commands()()
 
 
 if __name__ == "__main__":
