@@ -39,8 +39,8 @@ run: install
 test: dev lint typecheck pytest
 
 lint: dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 typecheck: dev
 	$(BIN)/mypy
