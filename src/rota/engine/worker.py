@@ -258,9 +258,10 @@ class Worker:
         except RunCancelled:
             outcome = self._outcome(claim, RunStatus.CANCELED, reason="canceled")
         except HardStop as stop:
-            outcome = self._stopped_outcome(claim, definition, stop.reason)
+            outcome = self._stopped_outcome(claim, definition, stop.reason, reporter)
         except LeaseLostError:
             outcome = None
+            reporter.lost = True
         except JobFailed as exc:
             outcome = self._failure(
                 claim, definition, RunError("JobFailed", str(exc)), exc.retryable
@@ -273,8 +274,9 @@ class Worker:
         finally:
             with self._lock:
                 self._active.pop(claim.run_id, None)
-        if outcome is None or reporter.lost:
+        if reporter.lost:
             log.warning("run %d: lease lost; its outcome is not written", claim.run_id)
+        if outcome is None or reporter.lost:
             self._forget(claim.run_id)
             return
         self._finish(replace(outcome, activity=reporter.drain()))
@@ -283,11 +285,13 @@ class Worker:
         return Outcome(run_id=claim.run_id, token=claim.token, status=status, **fields)  # type: ignore[arg-type]
 
     def _stopped_outcome(
-        self, claim: Claim, definition: JobDefinition, reason: str
+        self, claim: Claim, definition: JobDefinition, reason: str, reporter: StoreReporter
     ) -> Outcome | None:
         if reason == "lease lost":
+            reporter.lost = True
             return None
         if reason == "shutdown":
+            reporter.flush()
             released = self.store.release_runs(self.id, {claim.run_id: claim.token}, self._clock())
             log.info("run %d released on shutdown (%d)", claim.run_id, released)
             self._forget(claim.run_id)
