@@ -10,6 +10,7 @@ from rich.table import Table
 from rota.cli.errors import ExitCode
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, duration_text, errors, print_json
+from rota.model.runs import iso
 from rota.services import jobs as job_service
 
 
@@ -57,9 +58,7 @@ def show(app: App, job_id: str, as_json: bool) -> None:
     stored = job_service.get_job(app.store, job_id)
     d = stored.definition
     if as_json:
-        print_json(
-            {**d.to_json(), "version": stored.version, "synced_at": stored.synced_at.isoformat()}
-        )
+        print_json({**d.to_json(), "version": stored.version, "synced_at": iso(stored.synced_at)})
         return
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")

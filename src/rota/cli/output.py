@@ -11,8 +11,9 @@ from rich.table import Table
 
 from rota.model.runs import Run
 
-console = Console()
-errors = Console(stderr=True)
+# soft_wrap: a message is one line however narrow the terminal (scripts grep for it).
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 STATUS_STYLE = {
     "completed": "green",

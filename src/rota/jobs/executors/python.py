@@ -209,7 +209,10 @@ def _die_with_parent() -> None:
 def child_main(conn: multiprocessing.connection.Connection, cancel: Event, project: str) -> None:
     """Load the project once, then run jobs as the worker sends them."""
     _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the worker, which decides
+    # Ctrl-C and SIGTERM (systemd signals the whole group) go to the worker, which decides:
+    # it stops this process with SIGKILL or an "exit" message, after the shutdown grace.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from rota.jobs.project import load_project
 
     loaded = load_project(Path(project))
