@@ -57,7 +57,9 @@ class RunContext:
         self.run_id = run_id
         self.attempt = attempt
         self.params: dict[str, Any] = dict(params)
-        self.log = logging.getLogger(f"rota.run.{run_id}")
+        # One logger per process, re-pointed at each run: a logger per run id would stay in
+        # logging's registry forever and grow a long-lived worker without bound.
+        self.log = logging.getLogger("rota.run")
         self.log.propagate = False
         self.log.setLevel(logging.DEBUG)
         self.log.handlers = [_ChannelHandler(channel)]

@@ -120,10 +120,13 @@ runs = sa.Table(
     sa.Column("worker_id", sa.String(128)),
     sa.Column("lease_token", sa.String(32)),
     sa.Column("lease_expires_at", UtcDateTime),
-    sa.Index("ix_runs_claim", "status", "priority", "due_at", "id"),
     sa.Index("ix_runs_job_created", "job_id", "created_at"),
     sa.Index("ix_runs_lease", "status", "lease_expires_at"),
 )
+
+# The claim order (priority highest first, then due time, then id) read straight off an index:
+# without the DESC column both databases sort every queued run on every claim.
+sa.Index("ix_runs_claim", runs.c.status, runs.c.priority.desc(), runs.c.due_at, runs.c.id)
 
 run_attempts = sa.Table(
     "run_attempts",

@@ -59,6 +59,14 @@ class SqlStore(Store):
         self._engine = write_engine
         self._read_engine = read_engine or write_engine
         self._wakeup = threading.Event()
+        self._definitions: dict[str, JobDefinition] = {}
+        """Parsed definitions by fingerprint (a fingerprint names one immutable definition)."""
+
+    def _parsed(self, fingerprint: str, body: dict[str, Any]) -> JobDefinition:
+        definition = self._definitions.get(fingerprint)
+        if definition is None:
+            definition = self._definitions[fingerprint] = JobDefinition.from_json(body)
+        return definition
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -172,7 +180,12 @@ class SqlStore(Store):
             if row is None:
                 raise NotFoundError("job", job_id)
             if version is None or version == row.version:
-                return _stored_job(row.definition, row.version, row.synced_at, row.removed)
+                return StoredJob(
+                    definition=self._parsed(row.fingerprint, row.definition),
+                    version=row.version,
+                    synced_at=row.synced_at,
+                    removed=row.removed,
+                )
             old = conn.execute(
                 sa.select(t.job_versions).where(
                     t.job_versions.c.job_id == job_id, t.job_versions.c.version == version
@@ -201,7 +214,7 @@ class SqlStore(Store):
         with self._write() as conn:
             ids = self._insert_runs(conn, rows)
             conn.execute(
-                sa.insert(t.run_status_history),
+                _INSERT_HISTORY,
                 [
                     {
                         "run_id": run_id,
@@ -219,14 +232,7 @@ class SqlStore(Store):
 
     def _insert_runs(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Insert runs and return their ids in order (both dialects support RETURNING)."""
-        if len(rows) == 1:
-            return [
-                conn.execute(sa.insert(t.runs).values(rows[0]).returning(t.runs.c.id)).scalar_one()
-            ]
-        result = conn.execute(
-            sa.insert(t.runs).returning(t.runs.c.id, sort_by_parameter_order=True), rows
-        )
-        return [r[0] for r in result.all()]
+        return [r[0] for r in conn.execute(_INSERT_RUNS, rows).all()]
 
     def get_run(self, run_id: int) -> Run:
         with self._read() as conn:
@@ -367,24 +373,8 @@ class SqlStore(Store):
     def _claim_in(
         self, conn: Connection, worker_id: str, limit: int, lease_seconds: float, now: datetime
     ) -> list[Claim]:
-        r = t.runs
         lease_until = now + timedelta(seconds=lease_seconds)
-        candidates = (
-            sa.select(
-                r.c.id,
-                r.c.job_id,
-                r.c.job_version,
-                r.c.params,
-                r.c.attempt,
-                r.c.max_attempts,
-                r.c.tenant,
-            )
-            .where(r.c.status == QUEUED, r.c.due_at <= now)
-            .order_by(r.c.priority.desc(), r.c.due_at, r.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = conn.execute(candidates).all()
+        rows = conn.execute(_CLAIMABLE, {"b_now": now, "b_limit": limit}).all()
         if not rows:
             return []
         claims = [
@@ -402,21 +392,21 @@ class SqlStore(Store):
             for row in rows
         ]
         conn.execute(
-            sa.update(r)
-            .where(r.c.id == sa.bindparam("rid"), r.c.status == QUEUED)
-            .values(
-                status=RUNNING,
-                attempt=sa.bindparam("new_attempt"),
-                lease_token=sa.bindparam("token"),
-                lease_expires_at=lease_until,
-                worker_id=worker_id,
-                started_at=sa.func.coalesce(r.c.started_at, now),
-                reason=None,
-            ),
-            [{"rid": c.run_id, "new_attempt": c.attempt, "token": c.token} for c in claims],
+            _CLAIM,
+            [
+                {
+                    "b_id": c.run_id,
+                    "b_attempt": c.attempt,
+                    "b_token": c.token,
+                    "b_lease": lease_until,
+                    "b_worker": worker_id,
+                    "b_now": now,
+                }
+                for c in claims
+            ],
         )
         conn.execute(
-            sa.insert(t.run_attempts),
+            _INSERT_ATTEMPT,
             [
                 {
                     "run_id": c.run_id,
@@ -428,7 +418,7 @@ class SqlStore(Store):
             ],
         )
         conn.execute(
-            sa.insert(t.run_status_history),
+            _INSERT_HISTORY,
             [
                 {
                     "run_id": c.run_id,
@@ -493,18 +483,7 @@ class SqlStore(Store):
         return {row.id for row in rows if tokens.get(row.id) == row.lease_token}
 
     def _fenced_attempt(self, conn: Connection, run_id: int, token: str) -> Any:
-        r = t.runs
-        return conn.execute(
-            sa.select(
-                r.c.id,
-                r.c.attempt,
-                r.c.job_id,
-                r.c.tenant,
-                r.c.max_attempts,
-                r.c.cancel_requested_at,
-                r.c.job_version,
-            ).where(r.c.id == run_id, r.c.lease_token == token, r.c.status == RUNNING)
-        ).first()
+        return conn.execute(_FENCED, {"b_id": run_id, "b_token": token}).first()
 
     def record_activity(self, run_id: int, token: str, activity: Activity, now: datetime) -> None:
         with self._write() as conn:
@@ -582,7 +561,6 @@ class SqlStore(Store):
         self, conn: Connection, outcomes: Sequence[Outcome], now: datetime
     ) -> dict[int, bool]:
         written: dict[int, bool] = {}
-        r = t.runs
         for outcome in outcomes:
             held = self._fenced_attempt(conn, outcome.run_id, outcome.token)
             if held is None:
@@ -597,33 +575,26 @@ class SqlStore(Store):
                 status, reason = RunStatus.CANCELED, "canceled (no retry)"
             check_transition(RunStatus.RUNNING, status)
             values: dict[str, Any] = {
-                "status": status.value,
-                "reason": reason,
-                "error": outcome.error.to_json() if outcome.error else None,
-                "lease_token": None,
-                "lease_expires_at": None,
+                "b_id": outcome.run_id,
+                "b_status": status.value,
+                "b_reason": reason,
+                "b_error": outcome.error.to_json() if outcome.error else None,
             }
             if status is RunStatus.QUEUED:
                 # The retry resumes from the last checkpoint: drop what it will redo.
                 self._rollback_to_checkpoint(
                     conn, outcome.run_id, held.attempt, held.job_id, held.tenant
                 )
-                values.update(due_at=outcome.retry_at or now, queued_at=now, worker_id=None)
+                conn.execute(_REQUEUE, {**values, "b_due": outcome.retry_at or now, "b_now": now})
             else:
-                values.update(finished_at=now, result=outcome.result)
-            conn.execute(sa.update(r).where(r.c.id == outcome.run_id).values(**values))
+                conn.execute(_END, {**values, "b_now": now, "b_result": outcome.result})
             self._end_attempt(conn, outcome.run_id, held.attempt, now, status.value, outcome.error)
             self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
             if status is RunStatus.COMPLETED:
                 # Only this run's checkpoint: another run of the job may have saved a newer one.
                 conn.execute(
-                    sa.delete(t.job_state).where(
-                        t.job_state.c.job_id == held.job_id,
-                        t.job_state.c.tenant == held.tenant,
-                        sa.or_(
-                            t.job_state.c.run_id == outcome.run_id, t.job_state.c.run_id.is_(None)
-                        ),
-                    )
+                    _CLEAR_STATE,
+                    {"b_job": held.job_id, "b_tenant": held.tenant, "b_id": outcome.run_id},
                 )
             written[outcome.run_id] = True
         if any(o.status is RunStatus.QUEUED for o in outcomes):
@@ -631,11 +602,7 @@ class SqlStore(Store):
         return written
 
     def _counters(self, conn: Connection, run_id: int) -> Counters:
-        r = t.runs
-        row = conn.execute(
-            sa.select(*(getattr(r.c, n) for n in COUNTER_NAMES)).where(r.c.id == run_id)
-        ).one()
-        return Counters(*row)
+        return Counters(*conn.execute(_COUNTERS, {"b_id": run_id}).one())
 
     def _end_attempt(
         self,
@@ -646,11 +613,15 @@ class SqlStore(Store):
         outcome: str,
         error: RunError | None,
     ) -> None:
-        a = t.run_attempts
         conn.execute(
-            sa.update(a)
-            .where(a.c.run_id == run_id, a.c.attempt == attempt)
-            .values(finished_at=now, outcome=outcome, error=error.to_json() if error else None)
+            _END_ATTEMPT,
+            {
+                "b_id": run_id,
+                "b_attempt": attempt,
+                "b_now": now,
+                "b_outcome": outcome,
+                "b_error": error.to_json() if error else None,
+            },
         )
 
     def _history(
@@ -664,14 +635,15 @@ class SqlStore(Store):
         actor: str | None,
     ) -> None:
         conn.execute(
-            sa.insert(t.run_status_history).values(
-                run_id=run_id,
-                from_status=old.value if old else None,
-                to_status=new.value,
-                at=now,
-                reason=reason,
-                actor=actor,
-            )
+            _INSERT_HISTORY,
+            {
+                "run_id": run_id,
+                "from_status": old.value if old else None,
+                "to_status": new.value,
+                "at": now,
+                "reason": reason,
+                "actor": actor,
+            },
         )
 
     def release_runs(
@@ -948,6 +920,100 @@ class SqlStore(Store):
             conn.execute(
                 sa.update(t.workers).where(t.workers.c.id == worker_id).values(stopped_at=now)
             )
+
+
+# Statements of the hot paths, built once: building a Core statement costs more than running
+# it on SQLite (measured: ~0.3 ms each, ten per finished run). Parameters are b_-prefixed
+# because SQLAlchemy reserves column names for the SET clause.
+_r, _a, _s = t.runs, t.run_attempts, t.job_state
+_INSERT_RUNS = sa.insert(_r).returning(_r.c.id, sort_by_parameter_order=True)
+_INSERT_HISTORY = sa.insert(t.run_status_history)
+_INSERT_ATTEMPT = sa.insert(_a)
+_CLAIMABLE = (
+    sa.select(
+        _r.c.id,
+        _r.c.job_id,
+        _r.c.job_version,
+        _r.c.params,
+        _r.c.attempt,
+        _r.c.max_attempts,
+        _r.c.tenant,
+    )
+    .where(_r.c.status == QUEUED, _r.c.due_at <= sa.bindparam("b_now", type_=t.UtcDateTime))
+    .order_by(_r.c.priority.desc(), _r.c.due_at, _r.c.id)
+    .limit(sa.bindparam("b_limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(_r)
+    .where(_r.c.id == sa.bindparam("b_id"), _r.c.status == QUEUED)
+    .values(
+        status=RUNNING,
+        attempt=sa.bindparam("b_attempt"),
+        lease_token=sa.bindparam("b_token"),
+        lease_expires_at=sa.bindparam("b_lease", type_=t.UtcDateTime),
+        worker_id=sa.bindparam("b_worker"),
+        started_at=sa.func.coalesce(_r.c.started_at, sa.bindparam("b_now", type_=t.UtcDateTime)),
+        reason=None,
+    )
+)
+_FENCED = sa.select(
+    _r.c.id,
+    _r.c.attempt,
+    _r.c.job_id,
+    _r.c.tenant,
+    _r.c.max_attempts,
+    _r.c.cancel_requested_at,
+    _r.c.job_version,
+).where(
+    _r.c.id == sa.bindparam("b_id"),
+    _r.c.lease_token == sa.bindparam("b_token"),
+    _r.c.status == RUNNING,
+)
+_COUNTERS = sa.select(*(_r.c[name] for name in COUNTER_NAMES)).where(
+    _r.c.id == sa.bindparam("b_id")
+)
+_END = (
+    sa.update(_r)
+    .where(_r.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        reason=sa.bindparam("b_reason"),
+        error=sa.bindparam("b_error", type_=t.Json),
+        result=sa.bindparam("b_result", type_=t.Json),
+        finished_at=sa.bindparam("b_now", type_=t.UtcDateTime),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+)
+_REQUEUE = (
+    sa.update(_r)
+    .where(_r.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        reason=sa.bindparam("b_reason"),
+        error=sa.bindparam("b_error", type_=t.Json),
+        due_at=sa.bindparam("b_due", type_=t.UtcDateTime),
+        queued_at=sa.bindparam("b_now", type_=t.UtcDateTime),
+        worker_id=None,
+        lease_token=None,
+        lease_expires_at=None,
+    )
+)
+_END_ATTEMPT = (
+    sa.update(_a)
+    .where(_a.c.run_id == sa.bindparam("b_id"), _a.c.attempt == sa.bindparam("b_attempt"))
+    .values(
+        finished_at=sa.bindparam("b_now", type_=t.UtcDateTime),
+        outcome=sa.bindparam("b_outcome"),
+        error=sa.bindparam("b_error", type_=t.Json),
+    )
+)
+_CLEAR_STATE = sa.delete(_s).where(
+    _s.c.job_id == sa.bindparam("b_job"),
+    _s.c.tenant == sa.bindparam("b_tenant"),
+    sa.or_(_s.c.run_id == sa.bindparam("b_id"), _s.c.run_id.is_(None)),
+)
 
 
 @contextmanager

@@ -210,7 +210,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.create_index("ix_runs_claim", ["status", "priority", "due_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_runs_claim", ["status", sa.text("priority DESC"), "due_at", "id"], unique=False
+        )
         batch_op.create_index("ix_runs_job_created", ["job_id", "created_at"], unique=False)
         batch_op.create_index("ix_runs_lease", ["status", "lease_expires_at"], unique=False)
 
