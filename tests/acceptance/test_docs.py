@@ -22,6 +22,7 @@ adds jobs, as the reader's ``rota up`` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -186,9 +187,10 @@ class Project:
         """
         settings = {k: v for k, v in self.env.items() if k.startswith("ROTA_")}
         cleared = {k: None for k in os.environ if k.startswith("ROTA_")}
-        result = CliRunner().invoke(
-            commands(), argv, env={**cleared, **settings, **(env or {})}, catch_exceptions=False
-        )
+        with contextlib.chdir(self.folder):  # relative paths in the docs mean the project's
+            result = CliRunner().invoke(
+                commands(), argv, env={**cleared, **settings, **(env or {})}, catch_exceptions=False
+            )
         return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, result.stderr)
 
     def start_worker(self) -> None:
