@@ -494,9 +494,11 @@ class SqlStore(Store):
 
     def _apply_activity(
         self, conn: Connection, run_id: int, attempt: int, activity: Activity, now: datetime
-    ) -> None:
+    ) -> Counters:
+        """Write ``activity``; returns the counter delta of its record results."""
+        delta = Counters()
         if activity.empty():
-            return
+            return delta
         r = t.runs
         values: dict[str, Any] = {}
         if activity.records:
@@ -513,7 +515,6 @@ class SqlStore(Store):
                     for rec in activity.records
                 ],
             )
-            delta = Counters()
             for rec in activity.records:
                 delta = delta + counters_for(rec.action, rec.error is not None)
             values.update(
@@ -552,6 +553,7 @@ class SqlStore(Store):
                 ]
         if values:
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**values))
+        return delta
 
     def finish_runs(self, outcomes: Sequence[Outcome], now: datetime) -> dict[int, bool]:
         with self._write() as conn:
@@ -566,11 +568,14 @@ class SqlStore(Store):
             if held is None:
                 written[outcome.run_id] = False
                 continue
+            delta = Counters()
             if outcome.activity is not None:
-                self._apply_activity(conn, outcome.run_id, held.attempt, outcome.activity, now)
+                delta = self._apply_activity(
+                    conn, outcome.run_id, held.attempt, outcome.activity, now
+                )
             status, reason = outcome.status, outcome.reason
             if status is RunStatus.COMPLETED:
-                status = settle(self._counters(conn, outcome.run_id))
+                status = settle(Counters(*(getattr(held, name) for name in COUNTER_NAMES)) + delta)
             elif status is RunStatus.QUEUED and held.cancel_requested_at is not None:
                 status, reason = RunStatus.CANCELED, "canceled (no retry)"
             check_transition(RunStatus.RUNNING, status)
@@ -590,7 +595,7 @@ class SqlStore(Store):
                 conn.execute(_END, {**values, "b_now": now, "b_result": outcome.result})
             self._end_attempt(conn, outcome.run_id, held.attempt, now, status.value, outcome.error)
             self._history(conn, outcome.run_id, RunStatus.RUNNING, status, now, reason, None)
-            if status is RunStatus.COMPLETED:
+            if status is RunStatus.COMPLETED and held.has_state:
                 # Only this run's checkpoint: another run of the job may have saved a newer one.
                 conn.execute(
                     _CLEAR_STATE,
@@ -600,9 +605,6 @@ class SqlStore(Store):
         if any(o.status is RunStatus.QUEUED for o in outcomes):
             self._notify_new_runs(conn)
         return written
-
-    def _counters(self, conn: Connection, run_id: int) -> Counters:
-        return Counters(*conn.execute(_COUNTERS, {"b_id": run_id}).one())
 
     def _end_attempt(
         self,
@@ -957,6 +959,15 @@ _CLAIM = (
         reason=None,
     )
 )
+_HAS_STATE = (
+    sa.exists()
+    .where(
+        _s.c.job_id == _r.c.job_id,
+        _s.c.tenant == _r.c.tenant,
+        sa.or_(_s.c.run_id == _r.c.id, _s.c.run_id.is_(None)),
+    )
+    .label("has_state")
+)
 _FENCED = sa.select(
     _r.c.id,
     _r.c.attempt,
@@ -965,13 +976,12 @@ _FENCED = sa.select(
     _r.c.max_attempts,
     _r.c.cancel_requested_at,
     _r.c.job_version,
+    *(_r.c[name] for name in COUNTER_NAMES),
+    _HAS_STATE,
 ).where(
     _r.c.id == sa.bindparam("b_id"),
     _r.c.lease_token == sa.bindparam("b_token"),
     _r.c.status == RUNNING,
-)
-_COUNTERS = sa.select(*(_r.c[name] for name in COUNTER_NAMES)).where(
-    _r.c.id == sa.bindparam("b_id")
 )
 _END = (
     sa.update(_r)
