@@ -660,11 +660,16 @@ class SqlStore(Store):
                     continue
                 released += 1
                 if held.cancel_requested_at is not None:
-                    self._cancel_held(conn, run_id, held.attempt, now, "canceled (worker shutdown)")
+                    reason = "canceled (worker shutdown)"
+                    self._end_held(conn, run_id, held.attempt, now, RunStatus.CANCELED, reason)
                     continue
                 definition = self._definition_in(conn, held.job_id, held.job_version)
                 if interrupted and not (definition is not None and definition.idempotent):
-                    self._fail_held(conn, run_id, held.attempt, now, "worker shutdown")
+                    # Stopped mid-way: a non-idempotent run must not run again by itself.
+                    error = RunError("Interrupted", "stopped mid-run at worker shutdown")
+                    self._end_held(
+                        conn, run_id, held.attempt, now, RunStatus.FAILED, "worker shutdown", error
+                    )
                     continue
                 self._rollback_to_checkpoint(conn, run_id, held.attempt, held.job_id, held.tenant)
                 conn.execute(
@@ -698,43 +703,31 @@ class SqlStore(Store):
                 self._notify_new_runs(conn)
         return released
 
-    def _fail_held(
-        self, conn: Connection, run_id: int, attempt: int, now: datetime, reason: str
+    def _end_held(
+        self,
+        conn: Connection,
+        run_id: int,
+        attempt: int,
+        now: datetime,
+        status: RunStatus,
+        reason: str,
+        error: RunError | None = None,
+        actor: str | None = None,
     ) -> None:
-        """A non-idempotent run stopped mid-way must not run again by itself."""
-        error = RunError("Interrupted", f"{reason}: stopped mid-run; not idempotent, not re-run")
+        """End a running run outside its worker (cancel requested, worker lost, shutdown)."""
         conn.execute(
-            sa.update(t.runs)
-            .where(t.runs.c.id == run_id)
-            .values(
-                status=RunStatus.FAILED.value,
-                finished_at=now,
-                reason=reason,
-                error=error.to_json(),
-                lease_token=None,
-                lease_expires_at=None,
-            )
+            _END,
+            {
+                "b_id": run_id,
+                "b_status": status.value,
+                "b_reason": reason,
+                "b_error": error.to_json() if error else None,
+                "b_result": None,
+                "b_now": now,
+            },
         )
         self._end_attempt(conn, run_id, attempt, now, reason, error)
-        self._history(conn, run_id, RunStatus.RUNNING, RunStatus.FAILED, now, reason, None)
-
-    def _cancel_held(
-        self, conn: Connection, run_id: int, attempt: int, now: datetime, reason: str
-    ) -> None:
-        """End a running run whose cancel was requested instead of running it again."""
-        conn.execute(
-            sa.update(t.runs)
-            .where(t.runs.c.id == run_id)
-            .values(
-                status=RunStatus.CANCELED.value,
-                finished_at=now,
-                reason=reason,
-                lease_token=None,
-                lease_expires_at=None,
-            )
-        )
-        self._end_attempt(conn, run_id, attempt, now, RunStatus.CANCELED.value, None)
-        self._history(conn, run_id, RunStatus.RUNNING, RunStatus.CANCELED, now, reason, None)
+        self._history(conn, run_id, RunStatus.RUNNING, status, now, reason, actor)
 
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:
         r = t.runs
@@ -789,41 +782,52 @@ class SqlStore(Store):
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
+                error = RunError("WorkerLost", f"worker {row.worker_id} stopped heartbeating")
                 if row.cancel_requested_at is not None:
-                    self._cancel_held(conn, row.id, row.attempt, now, "canceled (worker lost)")
+                    reason = "canceled (worker lost)"
+                    self._end_held(conn, row.id, row.attempt, now, RunStatus.CANCELED, reason)
                     results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=False))
                     continue
                 definition = self._definition_in(conn, row.job_id, row.job_version)
                 idempotent = definition is not None and definition.idempotent
                 losses_allowed = definition.retry.max_worker_losses if definition else 0
                 requeue = idempotent and row.worker_losses < losses_allowed
-                error = RunError("WorkerLost", f"worker {row.worker_id} stopped heartbeating")
+                if not requeue:
+                    self._end_held(
+                        conn,
+                        row.id,
+                        row.attempt,
+                        now,
+                        RunStatus.FAILED,
+                        "worker lost",
+                        error,
+                        "reaper",
+                    )
+                    results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=False))
+                    continue
                 self._end_attempt(conn, row.id, row.attempt, now, "worker lost", error)
-                if requeue:
-                    self._rollback_to_checkpoint(conn, row.id, row.attempt, row.job_id, row.tenant)
-                    values: dict[str, Any] = {
-                        "status": QUEUED,
-                        "queued_at": now,
-                        "due_at": now,
-                        "worker_losses": row.worker_losses + 1,
-                        "worker_id": None,
+                self._rollback_to_checkpoint(conn, row.id, row.attempt, row.job_id, row.tenant)
+                reason = "worker lost; re-queued (idempotent)"
+                conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == row.id)
+                    .values(
+                        status=QUEUED,
+                        queued_at=now,
+                        due_at=now,
+                        worker_losses=row.worker_losses + 1,
+                        worker_id=None,
                         # A lost attempt is not the job's failure: it does not use up a retry.
-                        "max_attempts": row.max_attempts + 1,
-                    }
-                    new = RunStatus.QUEUED
-                    reason = "worker lost; re-queued (idempotent)"
-                else:
-                    values = {
-                        "status": RunStatus.FAILED.value,
-                        "finished_at": now,
-                        "error": error.to_json(),
-                    }
-                    new = RunStatus.FAILED
-                    reason = "worker lost"
-                values.update(reason=reason, lease_token=None, lease_expires_at=None)
-                conn.execute(sa.update(r).where(r.c.id == row.id).values(**values))
-                self._history(conn, row.id, RunStatus.RUNNING, new, now, reason, "reaper")
-                results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=requeue))
+                        max_attempts=row.max_attempts + 1,
+                        reason=reason,
+                        lease_token=None,
+                        lease_expires_at=None,
+                    )
+                )
+                self._history(
+                    conn, row.id, RunStatus.RUNNING, RunStatus.QUEUED, now, reason, "reaper"
+                )
+                results.append(ReapResult(run_id=row.id, job=row.job_id, requeued=True))
             if any(res.requeued for res in results):
                 self._notify_new_runs(conn)
         return results
