@@ -7,7 +7,9 @@ bench/throughput.py does, and reports per run:
 * Store calls made by the worker (count, wall time, on which thread);
 * SQL transactions and statements the worker's engines ran;
 * with ``--strace``: fsync/fdatasync calls during the drain (re-runs itself under strace);
-* the executor round trip (worker -> job child process -> worker).
+* the executor round trip (worker -> job child process -> worker);
+* with ``--yappi wall|cpu``: a deterministic profile of the worker's threads (drain only);
+* with ``--raw-sql``: the floor, the same SQL per run through ``sqlite3`` without SQLAlchemy.
 
 Sampling profile of the same drain (all threads, idle time included)::
 
@@ -24,6 +26,7 @@ import contextlib
 import functools
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -61,6 +64,7 @@ STORE_CALLS = (
     "release_runs",
 )
 START, END = "@@DRAIN-START@@", "@@DRAIN-END@@"
+MARKERS_VARIABLE = "ROTA_BENCH_MARKERS"
 
 
 @dataclass
@@ -154,43 +158,27 @@ def instrument_executor(counters: Counters) -> Iterator[None]:
         PythonExecutor.execute = original  # type: ignore[method-assign]
 
 
-# -- what-if experiments (bench-only changes to the database or the store instance) -------------
-
-
-def add_claim_index(url: str) -> None:
-    """The claim query orders by ``priority DESC, due_at, id``; ix_runs_claim is all ascending,
-    so every claim sorts the whole queue. This index matches the ORDER BY."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(parsed)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE INDEX ix_bench_claim_desc ON runs (status, priority DESC, due_at, id)"
-        )
-    engine.dispose()
-
-
-def serialize_writes(store: Store) -> None:
-    """One in-process lock around write transactions: threads of one worker wait on a Python
-    lock (woken at once) instead of SQLite's busy handler (which sleeps 1, 2, 5, 10... ms)."""
-    lock = threading.Lock()
-    original = store._write  # type: ignore[attr-defined]
-
-    @contextlib.contextmanager
-    def serialized() -> Iterator[Any]:
-        with lock, original() as conn:
-            yield conn
-
-    store._write = serialized  # type: ignore[attr-defined]
-
-
 def marker(text: str) -> None:
-    os.write(2, f"{text}\n".encode())
+    """A write(2) that strace logs: where the drain starts and ends (only under --strace)."""
+    if os.environ.get(MARKERS_VARIABLE):
+        os.write(2, f"{text}\n".encode())
 
 
 def drain(args: argparse.Namespace) -> None:
+    with temporary_folder() as folder:
+        _drain(args, folder)
+
+
+@contextlib.contextmanager
+def temporary_folder() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="rota-profile-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drain(args: argparse.Namespace, folder: Path) -> None:
     project = tp.make_project(folder)
     server_url = os.environ.get(tp.POSTGRES_URL_VARIABLE) or tp.DEFAULT_POSTGRES_URL
     progress = tp.Progress(f"profile {args.store} c={args.concurrency}", quiet=args.quiet)
@@ -200,17 +188,14 @@ def drain(args: argparse.Namespace) -> None:
         client = tp.prepare_rota(url, project, settings)
         tp.enqueue_rota_bulk(client, args.n, progress)
         client.close()
-        if args.what_if_claim_index:
-            add_claim_index(url)
         counters = Counters()
         worker_store = open_store(url, sqlite_synchronous=settings.sqlite_synchronous)
         instrument_store(worker_store, counters)
-        if args.what_if_serial_writes:
-            serialize_writes(worker_store)
         worker = Worker(worker_store, settings, concurrency=args.concurrency)
         remaining = unfinished_counter(args.store, url, location)
         with instrument_executor(counters):
             thread = threading.Thread(target=worker.run, name="rota-main", daemon=True)
+            profiler = start_yappi(args.yappi)
             counters.active = True
             marker(START)
             started = time.perf_counter()
@@ -221,6 +206,9 @@ def drain(args: argparse.Namespace) -> None:
             cpu = time.process_time() - cpu
             marker(END)
             counters.active = False
+            names = {t.ident: t.name for t in threading.enumerate()}
+            if profiler is not None:
+                profiler.stop()
             worker.stop()
             thread.join(60)
         check = open_store(url)
@@ -228,6 +216,8 @@ def drain(args: argparse.Namespace) -> None:
         check.close()
         worker_store.close()
     report(args, counters, elapsed, cpu, completed)
+    if args.yappi:
+        report_yappi(args.yappi, elapsed, args.n, args.top, names)
 
 
 def unfinished_counter(store: str, url: str, location: str) -> Callable[[], int]:
@@ -246,13 +236,9 @@ def report(
     args: argparse.Namespace, counters: Counters, elapsed: float, cpu: float, completed: int
 ) -> None:
     n = args.n
-    what_if = [
-        name for name in ("claim_index", "serial_writes") if getattr(args, f"what_if_{name}")
-    ]
-    print(f"drain of {n} runs, {args.store}, concurrency {args.concurrency}", end="")
-    print(f"; what-if: {', '.join(what_if)}" if what_if else "")
+    print(f"drain of {n} runs, {args.store}, concurrency {args.concurrency}")
     print(f"  wall {elapsed:.2f}s = {n / elapsed:,.0f} runs/s = {elapsed / n * 1000:.2f} ms/run")
-    print(f"  CPU of this process (worker threads; job children not included): {cpu:.2f}s")
+    print(f"  CPU of this process (worker + bench poller; job children not included): {cpu:.2f}s")
     print(f"  completed {completed}/{n}")
     print("store calls by the worker (wall time inside the call, all threads):")
     print(f"  {'call':38} {'count':>7} {'/run':>6} {'total s':>8} {'ms/call':>8}  threads")
@@ -270,6 +256,136 @@ def report(
     print("SQL by the worker's engines:")
     for name, count in sorted(counters.sql.items()):
         print(f"  {name:38} {count:7d} {count / n:6.2f}/run")
+
+
+# -- yappi: deterministic, every thread, only the drain ----------------------------------------
+
+
+def start_yappi(clock: str | None) -> Any:
+    if not clock:
+        return None
+    import yappi
+
+    yappi.set_clock_type(clock)
+    yappi.start(builtins=False, profile_threads=True)
+    return yappi
+
+
+def report_yappi(clock: str, elapsed: float, n: int, top: int, names: dict[Any, str]) -> None:
+    """Per worker thread: the functions it spent its (wall or CPU) time in, inclusive."""
+    import yappi
+
+    threads = {t.id: names.get(t.tid, t.name) for t in yappi.get_thread_stats()}
+    print(f"\nyappi ({clock} clock; profiling overhead inflates Python-heavy code):")
+    for thread_id, name in sorted(threads.items(), key=lambda kv: kv[1]):
+        if not name.startswith("rota-") or name in ("rota-listen", "rota-control"):
+            continue
+        stats = yappi.get_func_stats(ctx_id=thread_id)
+        rows = sorted(stats, key=lambda s: -s.ttot)
+        total = max((s.ttot for s in rows), default=0.0)
+        print(f"== {name}: {total:.2f}s ({total / n * 1000:.2f} ms/run; drain {elapsed:.2f}s)")
+        shown = 0
+        for stat in rows:
+            where = stat.module.split("site-packages/")[-1].split("/src/")[-1]
+            if "profile_drain" in where or stat.name in ("run", "_bootstrap", "_bootstrap_inner"):
+                continue
+            print(
+                f"   {stat.ttot / elapsed:6.1%} incl {stat.ttot / n * 1000:6.3f} ms/run"
+                f"  self {stat.tsub / n * 1000:6.3f}  {stat.ncall / n:5.1f}/run  "
+                f"{stat.name} ({where})"
+            )
+            shown += 1
+            if shown >= top:
+                break
+    yappi.clear_stats()
+
+
+# -- the floor: the same SQL without SQLAlchemy -------------------------------------------------
+
+RAW_FENCED = (
+    "SELECT id, attempt, job_id, tenant, max_attempts, cancel_requested_at, job_version"
+    " FROM runs WHERE id = ? AND lease_token = ? AND status = 'running'"
+)
+RAW_END = (
+    "UPDATE runs SET status = ?, reason = NULL, error = NULL, result = NULL, finished_at = ?,"
+    " lease_token = NULL, lease_expires_at = NULL WHERE id = ?"
+)
+RAW_END_ATTEMPT = (
+    "UPDATE run_attempts SET finished_at = ?, outcome = ?, error = NULL"
+    " WHERE run_id = ? AND attempt = ?"
+)
+RAW_HISTORY = (
+    "INSERT INTO run_status_history (run_id, from_status, to_status, at, reason, actor)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+RAW_CLAIMABLE = (
+    "SELECT id, job_id, job_version, params, attempt, max_attempts, tenant FROM runs"
+    " WHERE status = 'queued' AND due_at <= ? ORDER BY priority DESC, due_at, id LIMIT ?"
+)
+RAW_CLAIM = (
+    "UPDATE runs SET status = 'running', attempt = ?, lease_token = ?, lease_expires_at = ?,"
+    " worker_id = ?, started_at = coalesce(started_at, ?), reason = NULL"
+    " WHERE id = ? AND status = 'queued'"
+)
+RAW_ATTEMPT = (
+    "INSERT INTO run_attempts (run_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)"
+)
+
+
+def raw_sql_floor(n: int) -> None:
+    """Per run, what ``finish_and_claim`` does (finish the previous run, claim the next: eight
+    statements, BEGIN IMMEDIATE, COMMIT), through the sqlite3 module with the store's pragmas.
+    No job is executed: this is the database's share of a drained run, nothing else."""
+    with temporary_folder() as folder:
+        _raw_sql_floor(n, folder)
+
+
+def _raw_sql_floor(n: int, folder: Path) -> None:
+    import json
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    project = tp.make_project(folder)
+    path = folder / "raw.db"
+    url = tp.rota_url("sqlite", str(path))
+    client = tp.prepare_rota(url, project, tp.rota_settings(project, url))
+    tp.enqueue_rota_bulk(client, n, tp.Progress("raw", quiet=True))
+    client.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+
+    def text(moment: datetime) -> str:
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+    held: tuple[int, str, int] | None = None
+    started = time.perf_counter()
+    for _ in range(n + 1):
+        now = text(datetime.now(UTC))
+        conn.execute("BEGIN IMMEDIATE")
+        if held is not None:
+            run_id, token, attempt = held
+            conn.execute(RAW_FENCED, (run_id, token)).fetchone()
+            conn.execute(RAW_END, ("completed", now, run_id))
+            conn.execute(RAW_END_ATTEMPT, (now, "completed", run_id, attempt))
+            conn.execute(RAW_HISTORY, (run_id, "running", "completed", now, None, None))
+        held = None
+        for row in conn.execute(RAW_CLAIMABLE, (now, 1)).fetchall():
+            token, attempt = uuid.uuid4().hex, row[4] + 1
+            lease = text(datetime.now(UTC) + timedelta(seconds=30))
+            conn.execute(RAW_CLAIM, (attempt, token, lease, "raw", now, row[0]))
+            conn.execute(RAW_ATTEMPT, (row[0], attempt, "raw", now))
+            conn.execute(
+                RAW_HISTORY, (row[0], "queued", "running", now, f"attempt {attempt}", "raw")
+            )
+            json.loads(row[3])
+            held = (row[0], token, attempt)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    done = conn.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0]
+    conn.close()
+    print(f"raw sqlite3, finish + claim per run: {elapsed / n * 1000:.3f} ms/run")
+    print(f"  = {n / elapsed:,.0f} runs/s; completed {done}/{n}")
 
 
 # -- strace: fsyncs during the drain -------------------------------------------------------------
@@ -295,7 +411,7 @@ def with_strace(argv: list[str], n: int) -> int:
         __file__,
         *[a for a in argv if a != "--strace"],
     ]
-    code = subprocess.call(command)
+    code = subprocess.call(command, env={**os.environ, MARKERS_VARIABLE: "1"})
     inside = False
     calls: collections.Counter[str] = collections.Counter()
     with open(out, encoding="utf-8", errors="replace") as lines:
@@ -313,8 +429,6 @@ def with_strace(argv: list[str], n: int) -> int:
 
 
 def _which(name: str) -> str | None:
-    import shutil
-
     return shutil.which(name)
 
 
@@ -332,11 +446,17 @@ def summarize_spy(path: str, top: int) -> None:
             continue
         count = int(count_text)
         frames = stack.split(";")
-        thread = next((f for f in frames if f.startswith("thread ")), "thread ?")
-        thread = re.sub(r"\(\d+\)", "", thread).replace("thread ", "").strip(" :")
-        if frames[0].startswith("process") and "spawn_main" in frames[0]:
-            thread = "job child process: " + thread
-        body = [f for f in frames if not f.startswith(("process ", "thread "))]
+        # "process PID:"cmdline";"thread (TID): name";frames... (a cmdline may contain ";")
+        at = next((i for i, f in enumerate(frames) if f.startswith("thread ")), None)
+        if at is None:
+            continue
+        process = ";".join(frames[:at])
+        thread = re.sub(r"\(\d+\)", "", frames[at]).replace("thread ", "").strip(" :")
+        if "spawn_main" in process:
+            thread = f"job child process / {thread}"
+        elif "resource_tracker" in process:
+            thread = f"resource tracker / {thread}"
+        body = frames[at + 1 :]
         if not body:
             continue
         threads[thread] += count
@@ -373,14 +493,12 @@ def main() -> int:
     parser.add_argument("--summarize-spy", metavar="FILE", help="summarize py-spy raw output")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument(
-        "--what-if-claim-index",
-        action="store_true",
-        help="add an index (status, priority DESC, due_at, id) before the drain",
+        "--yappi", choices=("wall", "cpu"), help="profile the drain with yappi (all threads)"
     )
     parser.add_argument(
-        "--what-if-serial-writes",
+        "--raw-sql",
         action="store_true",
-        help="serialize the worker's write transactions on an in-process lock",
+        help="the floor: the drain's SQL through sqlite3 directly, without worker or SQLAlchemy",
     )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
@@ -389,6 +507,9 @@ def main() -> int:
         return 0
     if args.strace:
         return with_strace(sys.argv[1:], args.n)
+    if args.raw_sql:
+        raw_sql_floor(args.n)
+        return 0
     drain(args)
     return 0
 
