@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from rota import JobFailed, RunContext, job
+from rota import JobFailed, RunContext, cron, job
 
 PROJECT = Path(__file__).resolve().parent.parent
 KNOWN_CURRENCIES = {"USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD"}
@@ -40,6 +40,8 @@ def _database() -> sqlite3.Connection:
     timeout=600,
     retry={"max_attempts": 3, "backoff_seconds": 30},
     idempotent=True,
+    # Weekday mornings, Berlin time; after downtime one run for the latest missed morning.
+    schedule=cron("0 6 * * 1-5", tz="Europe/Berlin", missed="latest", exclude=["de-holidays"]),
     params={
         "date": {"default": "today", "description": "Rate date (YYYY-MM-DD)."},
         "currency": {"description": "Only this currency (default: all)."},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rota import RunContext, job
+from rota import RunContext, calendar, job
 
 OUTBOX = Path(__file__).resolve().parent.parent / ".rota" / "outbox"
 
@@ -21,6 +21,10 @@ OUTBOX = Path(__file__).resolve().parent.parent / ".rota" / "outbox"
     tags=["reporting", "email"],
     expected_runtime=60,
     idempotent=False,
+    # The last business day of every month at 17:00 Berlin time.
+    schedule=calendar(
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;BYHOUR=17;BYMINUTE=0", tz="Europe/Berlin"
+    ),
 )
 def send_report(ctx: RunContext, recipients: list[str] | None = None, pace: float = 0.1) -> dict[str, object]:
     """Write one message per recipient into the outbox (stands in for an SMTP server)."""

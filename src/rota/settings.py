@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         default="FULL", description="SQLite durability: FULL survives power loss."
     )
+    timezone: str = Field(
+        default="UTC", description="Zone of schedules that do not name one (IANA name)."
+    )
+    service_account: str = Field(
+        default="rota", description="Identity scheduled runs act as (`run_as`)."
+    )
     host: str = Field(default="127.0.0.1", description="Address `rota up` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `rota up` listens on.")
 
@@ -53,6 +59,9 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.lease_seconds <= self.heartbeat_seconds:
             raise ValueError(LEASE_RULE)
+        from rota.schedules.zones import zone
+
+        zone(self.timezone, "timezone")
         return self
 
     @property

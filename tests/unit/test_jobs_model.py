@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy, StoredJob
 from rota.model.params import ParamSchema, ParamSpec, ParamType
+from rota.model.schedules import OverlapPolicy, ScheduleKind, ScheduleSpec
 
 pure = settings(database=None, deadline=None)
 
@@ -69,6 +70,11 @@ def full_definition() -> JobDefinition:
         expires_at=EXPIRES,
         group="loads",
         tenant="acme",
+        schedules=(
+            ScheduleSpec(kind=ScheduleKind.CRON, expression="0 6 * * 1-5", tz="Europe/Berlin"),
+            ScheduleSpec(kind=ScheduleKind.INTERVAL, expression="30s", id="loads-often"),
+        ),
+        overlap=OverlapPolicy.QUEUE,
         spec={"entrypoint": "jobs.etl:load", "env": {"A": "1"}, "argv": ["--x", 1]},
         source="jobs/etl.py",
         code_hash="abc123",
@@ -218,6 +224,22 @@ def test_it_writes_the_canonical_json_form() -> None:
         "note",
     ]
     assert set(data) == {f.name for f in dataclasses.fields(JobDefinition)}
+    assert [s["id"] for s in data["schedules"]] == ["etl.daily-load_v2:1", "loads-often"]
+    assert data["overlap"] == "queue"
+
+
+def test_a_definition_without_schedules_keeps_its_json_and_fingerprint() -> None:
+    """Jobs written before schedules existed keep their version when Rota is upgraded."""
+    data = JobDefinition(id="plain", kind=JobKind.SHELL).to_json()
+    assert "schedules" not in data
+    assert "overlap" not in data
+
+
+def test_two_schedules_of_one_job_need_distinct_ids() -> None:
+    same = ScheduleSpec(kind=ScheduleKind.INTERVAL, expression="1h", id="twice")
+    with pytest.raises(InvalidInputError) as caught:
+        JobDefinition(id="j", kind=JobKind.SHELL, schedules=(same, same))
+    assert caught.value.field == "schedules"
 
 
 def test_it_validates_params_when_reading_json() -> None:
@@ -262,6 +284,10 @@ CHANGES: dict[str, Any] = {
     "expires_at": EXPIRES + timedelta(seconds=1),
     "group": None,
     "tenant": "default",
+    "schedules": (
+        ScheduleSpec(kind=ScheduleKind.CRON, expression="0 7 * * 1-5", tz="Europe/Berlin"),
+    ),
+    "overlap": OverlapPolicy.ALLOW,
     "spec": {"entrypoint": "jobs.etl:load", "env": {"A": "2"}, "argv": ["--x", 1]},
     "source": "jobs/other.py",
     "code_hash": "abc124",

@@ -110,7 +110,9 @@ def show(app: App, job_id: str, as_json: bool) -> None:
 @handle_errors
 def sync(app: App, as_json: bool) -> None:
     """Load the project's jobs/ folder into the store; changed jobs get a new version."""
-    report = job_service.sync_project(app.store, app.settings.project)
+    report = job_service.sync_project(
+        app.store, app.settings.project, default_tz=app.settings.timezone
+    )
     if as_json:
         print_json(
             {

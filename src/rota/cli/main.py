@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
 import sys
 from collections.abc import Callable
@@ -35,6 +36,14 @@ class App:
                 sqlite_synchronous=self.settings.sqlite_synchronous,
             )
         return self._store
+
+    @property
+    def actor(self) -> str:
+        """Who is acting: the operating-system user until accounts arrive with the API."""
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
 
     def close(self) -> None:
         if self._store is not None:
@@ -91,9 +100,9 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
 
 def commands() -> click.Group:
     """The ``rota`` group with every command registered (also for in-process callers)."""
-    from rota.cli import db, jobs, runs, serve
+    from rota.cli import db, jobs, runs, schedules, serve
 
-    for module in (db, jobs, runs, serve):
+    for module in (db, jobs, runs, schedules, serve):
         module.register(cli)
     return cli
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import getpass
 import sys
 import time
 
@@ -30,13 +29,6 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, object]:
             raise InvalidInputError("params", f"{pair!r} is not NAME=VALUE")
         params[name.strip()] = value
     return params
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @click.command("run")
@@ -69,7 +61,7 @@ def run(
         job_id,
         _parse_params(params),
         trigger=Trigger.MANUAL,
-        actor=_actor(),
+        actor=app.actor,
         confirm=yes,
         priority=priority,
     )
@@ -262,7 +254,7 @@ def records(app: App, run_id: int, failed: bool, as_csv: bool, as_json: bool) ->
 @handle_errors
 def cancel(app: App, run_id: int, as_json: bool) -> None:
     """Cancel a queued run at once, or ask a running one to stop (forced after a grace period)."""
-    found = run_service.cancel_run(app.store, run_id, actor=_actor())
+    found = run_service.cancel_run(app.store, run_id, actor=app.actor)
     if as_json:
         print_json(found.to_json())
     elif found.status is RunStatus.CANCELED:
@@ -283,7 +275,7 @@ def cancel(app: App, run_id: int, as_json: bool) -> None:
 @handle_errors
 def retry(app: App, run_id: int, yes: bool, wait: bool, as_json: bool) -> None:
     """Start a new run with the same job and parameters as a failed, partial or canceled one."""
-    created = run_service.retry_run(app.store, run_id, actor=_actor(), confirm=yes)
+    created = run_service.retry_run(app.store, run_id, actor=app.actor, confirm=yes)
     finished = _follow(app.store, created, quiet=as_json) if wait else created
     if as_json:
         print_json(finished.to_json())

@@ -1,4 +1,4 @@
-"""``rota up`` and ``rota worker``: the long-running processes.
+"""``rota up``, ``rota worker`` and ``rota scheduler``: the long-running processes.
 
 Signals: the first SIGTERM or Ctrl-C stops claiming and lets running runs finish within
 ``shutdown_grace_seconds`` (then they are released to other workers); a second one exits at
@@ -18,6 +18,7 @@ import click
 
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, errors
+from rota.engine.scheduler import Scheduler
 from rota.engine.worker import Worker
 from rota.model.status import RunStatus
 from rota.services.jobs import sync_project
@@ -26,7 +27,7 @@ from rota.store.base import Store
 
 def _prepare(app: App) -> None:
     app.store.upgrade()
-    report = sync_project(app.store, app.settings.project)
+    report = sync_project(app.store, app.settings.project, default_tz=app.settings.timezone)
     changed = [r for r in report.results if r.change != "unchanged"]
     console.print(
         f"{len(report.results)} jobs loaded from {app.settings.project / 'jobs'}"
@@ -37,7 +38,7 @@ def _prepare(app: App) -> None:
         errors.print(f"[red]invalid:[/] {error}", highlight=False)
 
 
-def _run_worker(worker: Worker) -> None:
+def _run_worker(worker: Worker, scheduler: Scheduler | None = None) -> None:
     signals = {"count": 0}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -47,13 +48,47 @@ def _run_worker(worker: Worker) -> None:
                 f"stopping: no new runs; running ones get {worker.settings.shutdown_grace_seconds:g}s "
                 "(again to quit now)"
             )
+            if scheduler is not None:
+                scheduler.stop()
             worker.stop()
         else:
             os._exit(130)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker.run()
+    thread = None
+    if scheduler is not None:
+        thread = threading.Thread(target=scheduler.run, name="rota-scheduler", daemon=True)
+        thread.start()
+    try:
+        worker.run()
+    finally:
+        if scheduler is not None and thread is not None:
+            scheduler.stop()
+            thread.join(timeout=5)
+
+
+@click.command("scheduler")
+@pass_app
+@handle_errors
+def scheduler(app: App) -> None:
+    """Turn due schedule fire times into runs until stopped. Any number may run at once."""
+    _prepare(app)
+    s = Scheduler(app.store, app.settings)
+    console.print(
+        f"scheduler {s.id}: {len(app.store.list_schedules())} schedules, database {app.store.url}",
+        highlight=False,
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if s.stopped:
+            os._exit(130)
+        errors.print("stopping scheduler (again to quit now)")
+        s.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    s.run()
 
 
 @click.command("worker")
@@ -111,7 +146,8 @@ def _health_server(store: Store, host: str, port: int) -> ThreadingHTTPServer:
 @pass_app
 @handle_errors
 def up(app: App, host: str | None, port: int | None, concurrency: int | None) -> None:
-    """Everything in one process: migrate, load the project, serve /healthz, run a worker."""
+    """Everything in one process: migrate, load the project, serve /healthz, run a worker and
+    the scheduler."""
     _prepare(app)
     host = host or app.settings.host
     port = app.settings.port if port is None else port
@@ -121,19 +157,25 @@ def up(app: App, host: str | None, port: int | None, concurrency: int | None) ->
         errors.print(f"[red]error:[/] cannot listen on {host}:{port}: {exc.strerror}")
         raise SystemExit(2) from None
     w = Worker(app.store, app.settings, concurrency=concurrency)
-    console.print(f"database: {app.store.url}", highlight=False)
-    console.print(f"health:   http://{host}:{server.server_address[1]}/healthz", highlight=False)
-    console.print(f"worker:   {w.id} (concurrency {w.concurrency})", highlight=False)
+    s = Scheduler(app.store, app.settings)
+    console.print(f"database:  {app.store.url}", highlight=False)
+    console.print(f"health:    http://{host}:{server.server_address[1]}/healthz", highlight=False)
+    console.print(f"worker:    {w.id} (concurrency {w.concurrency})", highlight=False)
+    console.print(
+        f"scheduler: {len(app.store.list_schedules())} schedules (rota schedules list)",
+        highlight=False,
+    )
     console.print(
         "run a job from another terminal:  rota run rates.import -p date=2026-11-20 --wait",
         highlight=False,
     )
     try:
-        _run_worker(w)
+        _run_worker(w, s)
     finally:
         server.shutdown()
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(worker)
+    cli.add_command(scheduler)
     cli.add_command(up)

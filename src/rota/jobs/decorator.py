@@ -10,13 +10,15 @@ import datetime as dt
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from rota.jobs.scheduling import overlap_option, schedules_option
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
 from rota.model.params import ParamSchema, ParamSpec, ParamType, declare_param
+from rota.model.schedules import ScheduleSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 ATTRIBUTE = "__rota_job__"
@@ -58,6 +60,10 @@ def job(
     expires_at: dt.datetime | None = None,
     group: str | None = None,
     tenant: str = DEFAULT_TENANT,
+    schedule: ScheduleSpec | None = None,
+    schedules: Sequence[ScheduleSpec] | None = None,
+    overlap: str | None = None,
+    single_instance: bool = False,
 ) -> Callable[[F], F]:
     """Mark ``fn`` as a Rota job. The function is returned unchanged (callable in tests)."""
 
@@ -82,6 +88,8 @@ def job(
             expires_at=expires_at,
             group=group,
             tenant=tenant,
+            schedules=schedules_option(schedule, schedules),
+            overlap=overlap_option(overlap, single_instance),
             spec={"function": f"{fn.__module__}.{fn.__qualname__}"},
         )
         setattr(fn, ATTRIBUTE, PythonJob(definition, fn))

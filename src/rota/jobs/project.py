@@ -13,14 +13,19 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from rota.jobs.calendars import load_calendars
 from rota.jobs.decorator import ATTRIBUTE, PythonJob
+from rota.jobs.scheduling import settle_schedules
 from rota.jobs.yamljobs import load_file
 from rota.model.errors import DefinitionError, InvalidInputError, NotFoundError
 from rota.model.jobs import JobDefinition
+from rota.model.runs import utcnow
+from rota.model.schedules import BusinessCalendar
 
 JOBS_FOLDER = "jobs"
 PACKAGE = "rota_project"
@@ -31,6 +36,7 @@ class Project:
     root: Path
     definitions: dict[str, JobDefinition] = field(default_factory=dict)
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    calendars: list[BusinessCalendar] = field(default_factory=list)
     errors: list[DefinitionError] = field(default_factory=list)
 
     def function(self, job_id: str) -> Callable[..., Any]:
@@ -51,9 +57,11 @@ class Project:
         self.definitions[definition.id] = definition
 
 
-def load_project(root: Path) -> Project:
+def load_project(root: Path, *, default_tz: str = "UTC", now: datetime | None = None) -> Project:
+    """Load ``jobs/`` and ``calendars/``; schedules without a zone get ``default_tz``."""
     root = root.resolve()
     project = Project(root=root)
+    project.calendars, project.errors = load_calendars(root)
     folder = root / JOBS_FOLDER
     if not folder.is_dir():
         return project
@@ -69,7 +77,21 @@ def load_project(root: Path) -> Project:
                     project._add(definition)
             except DefinitionError as exc:
                 project.errors.append(exc)
+    _settle(project, default_tz, now or utcnow())
     return project
+
+
+def _settle(project: Project, default_tz: str, now: datetime) -> None:
+    names = {c.id for c in project.calendars}
+    for job_id, definition in list(project.definitions.items()):
+        if not definition.schedules:
+            continue
+        try:
+            project.definitions[job_id] = settle_schedules(definition, default_tz, names, now)
+        except InvalidInputError as exc:
+            project.errors.append(DefinitionError(definition.source, exc.field, exc.reason))
+            del project.definitions[job_id]
+            project.functions.pop(job_id, None)
 
 
 def _load_module(project: Project, path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rota.jobs import yamlsafe
+from rota.jobs.scheduling import overlap_option, schedule_from_mapping
 from rota.model.errors import DefinitionError, InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
 from rota.model.params import ParamSchema, declare_param
@@ -73,6 +74,9 @@ class JobModel(_Strict):
     expires_at: datetime | None = None
     group: str | None = None
     tenant: str = DEFAULT_TENANT
+    schedules: list[Any] = Field(default_factory=list)
+    overlap: str | None = None
+    single_instance: bool = False
     # shell
     command: list[str] | None = None
     env: EnvModel | None = None
@@ -201,6 +205,11 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         expires_at=model.expires_at,
         group=model.group,
         tenant=model.tenant,
+        schedules=tuple(
+            schedule_from_mapping(entry, f"schedules[{i}]")
+            for i, entry in enumerate(model.schedules)
+        ),
+        overlap=overlap_option(model.overlap, model.single_instance),
         spec=spec,
         source=source,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from rota.model.errors import InvalidInputError
 from rota.model.params import JsonValue, ParamSchema, ParamSpec, ParamType
+from rota.model.schedules import OverlapPolicy, ScheduleSpec
 
 JOB_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_TENANT = "default"
@@ -93,6 +94,10 @@ class JobDefinition:
     expires_at: datetime | None = None
     group: str | None = None
     tenant: str = DEFAULT_TENANT
+    schedules: tuple[ScheduleSpec, ...] = ()
+    overlap: OverlapPolicy = OverlapPolicy.SKIP
+    """What a schedule fire does while a run of this job is unfinished (``single_instance``
+    is ``skip``); a schedule may override it."""
     spec: dict[str, JsonValue] = field(default_factory=dict)
     source: str = ""
     code_hash: str = ""
@@ -113,13 +118,18 @@ class JobDefinition:
             raise InvalidInputError("expires_at", "needs a UTC offset or Z")
         if not -1000 <= self.priority <= 1000:
             raise InvalidInputError("priority", "must be between -1000 and 1000")
+        named = [s.with_id(s.id or f"{self.id}:{n}") for n, s in enumerate(self.schedules, 1)]
+        ids = [s.id for s in named]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("schedules", "two schedules share one id")
+        object.__setattr__(self, "schedules", tuple(named))
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
 
     def to_json(self) -> dict[str, JsonValue]:
         """The canonical JSON form; the store keeps it and rebuilds the definition from it."""
-        return {
+        body: dict[str, JsonValue] = {
             "id": self.id,
             "kind": self.kind.value,
             "name": self.name,
@@ -142,6 +152,12 @@ class JobDefinition:
             "source": self.source,
             "code_hash": self.code_hash,
         }
+        # Left out when unset so that definitions written before schedules keep their version.
+        if self.schedules:
+            body["schedules"] = [s.to_json() for s in self.schedules]
+        if self.overlap is not OverlapPolicy.SKIP:
+            body["overlap"] = self.overlap.value
+        return body
 
     @property
     def fingerprint(self) -> str:
@@ -171,6 +187,8 @@ class JobDefinition:
             expires_at=datetime.fromisoformat(expires) if expires else None,
             group=data.get("group"),
             tenant=data.get("tenant", DEFAULT_TENANT),
+            schedules=tuple(ScheduleSpec.from_json(s) for s in data.get("schedules", ())),
+            overlap=OverlapPolicy(data.get("overlap", OverlapPolicy.SKIP)),
             spec=dict(data.get("spec", {})),
             source=data.get("source", ""),
             code_hash=data.get("code_hash", ""),

@@ -152,6 +152,11 @@ class Run:
     cancel_requested: bool
     worker: str | None
     lease_expires_at: datetime | None
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
+    """The nominal time of the schedule fire that created this run."""
+    waits_for: int | None = None
+    """A ``pending`` run waits for this run to end."""
 
     @property
     def duration(self) -> float | None:
@@ -199,6 +204,9 @@ class Run:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "duration": self.duration,
+            "schedule_id": self.schedule_id,
+            "scheduled_for": iso(self.scheduled_for),
+            "waits_for": self.waits_for,
         }
 
 
@@ -292,9 +300,14 @@ class NewRun:
     run_as: str | None = None
     due_at: datetime | None = None
     retry_of: int | None = None
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
+    waits_for: int | None = None
+    """Create the run ``pending``: it is queued when that run ends."""
 
     def __post_init__(self) -> None:
         check_aware("due_at", self.due_at)
+        check_aware("scheduled_for", self.scheduled_for)
 
 
 def new_lease_token() -> str:

@@ -19,7 +19,9 @@ class SyncReport:
     errors: list[DefinitionError] = field(default_factory=list)
 
 
-def sync_project(store: Store, project: Path, now: datetime | None = None) -> SyncReport:
+def sync_project(
+    store: Store, project: Path, now: datetime | None = None, *, default_tz: str = "UTC"
+) -> SyncReport:
     """Sync every valid definition; invalid files are reported and change nothing.
 
     Jobs whose file disappeared are marked removed, except when a file failed to load (its
@@ -28,9 +30,12 @@ def sync_project(store: Store, project: Path, now: datetime | None = None) -> Sy
     if not (project / JOBS_FOLDER).is_dir():
         # Syncing an empty folder would mark every job removed: refuse, it is a wrong path.
         raise InvalidInputError("project", f"{project} has no {JOBS_FOLDER}/ folder")
-    loaded = load_project(project)
+    now = now or utcnow()
+    loaded = load_project(project, default_tz=default_tz, now=now)
+    if not any(e.source.startswith("calendars") for e in loaded.errors):
+        store.sync_calendars(loaded.calendars, now)
     results = store.sync_jobs(
-        list(loaded.definitions.values()), now or utcnow(), remove_missing=not loaded.errors
+        list(loaded.definitions.values()), now, remove_missing=not loaded.errors
     )
     return SyncReport(results=results, errors=loaded.errors)
 

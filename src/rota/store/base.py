@@ -31,6 +31,13 @@ from rota.model.runs import (
     Run,
     StatusChange,
 )
+from rota.model.schedules import (
+    BusinessCalendar,
+    Occurrence,
+    OccurrenceOutcome,
+    Schedule,
+    ScheduleSpec,
+)
 from rota.model.status import RunStatus
 
 
@@ -60,8 +67,40 @@ class ReapResult:
     """True: re-queued as a new attempt (idempotent); False: ended ``failed``, ``worker lost``."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class OccurrenceFilter:
+    schedule_id: str | None = None
+    job: str | None = None
+    outcome: OccurrenceOutcome | None = None
+    limit: int = 50
+    before_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireReport:
+    """What one scheduler pass did for one schedule (for logs and the alert hook)."""
+
+    schedule_id: str
+    job: str
+    occurrences: tuple[tuple[datetime, OccurrenceOutcome, int | None], ...] = ()
+    """``(nominal time, outcome, run id)`` per accounted nominal time."""
+    next_fire_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Group:
+    name: str
+    enabled: bool
+    note: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+    jobs: tuple[str, ...] = ()
+
+
 class Store(ABC):
-    """Persistence of jobs, runs, attempts, logs, record results, job state and workers."""
+    """Persistence of jobs, runs, attempts, logs, record results, job state, workers,
+    schedules with their occurrences, business calendars and job groups."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -207,6 +246,78 @@ class Store(ABC):
     def load_state(self, job_id: str, tenant: str) -> JsonValue:
         """The job's saved state or None."""
 
+    # -- schedules -------------------------------------------------------------------------
+    # Schedules declared in job definitions are written by ``sync_jobs`` (origin
+    # ``definition``); ``put_schedule`` adds or changes others (origin ``api``).
+
+    @abstractmethod
+    def list_schedules(
+        self, *, job: str | None = None, include_removed: bool = False
+    ) -> list[Schedule]:
+        """Schedules ordered by job and id."""
+
+    @abstractmethod
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        """:class:`NotFoundError` if unknown."""
+
+    @abstractmethod
+    def put_schedule(self, job_id: str, spec: ScheduleSpec, now: datetime) -> Schedule:
+        """Add or replace an ``api`` schedule of a job; its next fire is computed from ``now``.
+
+        :class:`ConflictError` when the id belongs to a schedule of a job definition."""
+
+    @abstractmethod
+    def delete_schedule(self, schedule_id: str, now: datetime) -> None:
+        """Remove an ``api`` schedule (its occurrences stay readable)."""
+
+    @abstractmethod
+    def pause_schedule(
+        self, schedule_id: str, paused: bool, note: str | None, actor: str | None, now: datetime
+    ) -> Schedule:
+        """Pause (no fires, no occurrences) or resume (next fire after ``now``: a pause is not
+        downtime, so nothing is caught up)."""
+
+    @abstractmethod
+    def next_fire_time(self) -> datetime | None:
+        """The earliest next fire of an active schedule: when the scheduler should wake."""
+
+    @abstractmethod
+    def fire_due_schedules(
+        self, now: datetime, *, limit: int = 100, service_account: str = "rota"
+    ) -> list[FireReport]:
+        """Turn nominal times up to ``now`` of at most ``limit`` due schedules into runs.
+
+        Exactly once per (schedule, nominal time), with any number of schedulers: due schedules
+        are locked (PostgreSQL ``SKIP LOCKED``, SQLite's write lock) and the occurrence's unique
+        key refuses a second record. Every nominal time becomes one occurrence (``ran``,
+        ``skipped:*``, ``coalesced``) by the missed-run and overlap policies; runs act as
+        ``service_account``. Jobs that are inactive, expired, removed or in a disabled group are
+        not scheduled (no occurrence). A schedule that cannot be read gets a report with
+        ``error`` and is moved past ``now``; the others still fire."""
+
+    @abstractmethod
+    def list_occurrences(self, occurrence_filter: OccurrenceFilter) -> list[Occurrence]:
+        """Newest nominal time first."""
+
+    # -- business calendars and groups -------------------------------------------------------
+
+    @abstractmethod
+    def sync_calendars(self, calendars: Sequence[BusinessCalendar], now: datetime) -> None:
+        """Replace the set of business calendars (those not given are marked removed)."""
+
+    @abstractmethod
+    def list_calendars(self) -> list[BusinessCalendar]: ...
+
+    @abstractmethod
+    def set_group_enabled(
+        self, name: str, enabled: bool, note: str | None, actor: str | None, now: datetime
+    ) -> Group:
+        """Enable or disable a group: a disabled group's jobs are not scheduled."""
+
+    @abstractmethod
+    def list_groups(self) -> list[Group]:
+        """Every group named by a job definition or switched before, with its jobs."""
+
     # -- workers ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -228,3 +339,7 @@ class Store(ABC):
 
         PostgreSQL listens for a notification; SQLite polls. Callers must still claim to know.
         """
+
+    @abstractmethod
+    def wait_for_schedule_change(self, timeout: float) -> bool:
+        """Block until schedules may have changed (added, resumed, synced) or ``timeout``."""

@@ -120,7 +120,14 @@ runs = sa.Table(
     sa.Column("worker_id", sa.String(128)),
     sa.Column("lease_token", sa.String(32)),
     sa.Column("lease_expires_at", UtcDateTime),
+    sa.Column("schedule_id", sa.String(160)),
+    sa.Column("scheduled_for", UtcDateTime),
+    sa.Column("waits_for", RunId),
+    # A ``pending`` run becomes ``queued`` when the run it waits for ends (overlap, catch-up).
     sa.Index("ix_runs_job_created", "job_id", "created_at"),
+    sa.Index("ix_runs_waits_for", "waits_for"),
+    # Overlap checks ask "does this job have an unfinished run?" without reading its history.
+    sa.Index("ix_runs_job_status", "job_id", "status"),
     sa.Index("ix_runs_lease", "status", "lease_expires_at"),
 )
 
@@ -198,4 +205,65 @@ workers = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
     sa.Column("stopped_at", UtcDateTime),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(160), primary_key=True),
+    sa.Column("job_id", sa.String(128), nullable=False, index=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pause_note", sa.Text),
+    sa.Column("paused_by", sa.String(128)),
+    sa.Column("paused_at", UtcDateTime),
+    sa.Column("next_fire_at", UtcDateTime),
+    sa.Column("last_nominal", UtcDateTime),
+    sa.Column("last_outcome", sa.String(32)),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+# The scheduler's one question, "what is due?", read off an index: work per tick follows what
+# is due, not how many schedules exist.
+sa.Index("ix_schedules_due", schedules.c.paused, schedules.c.removed, schedules.c.next_fire_at)
+
+occurrences = sa.Table(
+    "occurrences",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("schedule_id", sa.String(160), nullable=False),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("nominal_time", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("detail", sa.Text),
+    # Exactly once per (schedule, nominal time), whatever number of schedulers race for it.
+    sa.UniqueConstraint("schedule_id", "nominal_time"),
+    sa.Index("ix_occurrences_outcome", "outcome", "id"),
+)
+
+calendars = sa.Table(
+    "calendars",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("body", Json, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+job_groups = sa.Table(
+    "job_groups",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("changed_by", sa.String(128)),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
 )

@@ -47,18 +47,21 @@ from rota.model.runs import (
 from rota.model.status import RunStatus, check_transition
 from rota.store import schema as t
 from rota.store.base import ReapResult, RunFilter, Store, SyncResult
+from rota.store.sql_schedules import SqlScheduleOps
 
 RUNNING = RunStatus.RUNNING.value
 QUEUED = RunStatus.QUEUED.value
+_WAKE_AFTER_COMMIT = "rota_wake_after_commit"
 
 
-class SqlStore(Store):
+class SqlStore(SqlScheduleOps, Store):
     """Core queries shared by the SQLite and PostgreSQL stores."""
 
     def __init__(self, write_engine: Engine, read_engine: Engine | None = None) -> None:
         self._engine = write_engine
         self._read_engine = read_engine or write_engine
         self._wakeup = threading.Event()
+        self._schedule_wakeup = threading.Event()
         self._definitions: dict[str, JobDefinition] = {}
         """Parsed definitions by fingerprint (a fingerprint names one immutable definition)."""
 
@@ -72,8 +75,14 @@ class SqlStore(Store):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        woken = False
         with _translated_errors(), self._engine.begin() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                woken = bool(conn.info.pop(_WAKE_AFTER_COMMIT, False))
+        if woken:
+            self._wakeup.set()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -95,8 +104,9 @@ class SqlStore(Store):
         upgrade(self._engine)
 
     def _notify_new_runs(self, conn: Connection) -> None:
-        """Tell waiting workers that runs were queued; in-process by default."""
-        self._wakeup.set()
+        """Tell waiting workers that runs were queued; in-process by default, after the commit
+        (a worker woken earlier would look before the runs are visible and go back to sleep)."""
+        conn.info[_WAKE_AFTER_COMMIT] = True
 
     def wait_for_runs(self, timeout: float) -> bool:
         woken = self._wakeup.wait(timeout)
@@ -160,6 +170,12 @@ class SqlStore(Store):
                         sa.update(t.jobs).where(t.jobs.c.id == definition.id).values(**values)
                     )
                 results.append(SyncResult(job=definition.id, version=version, change=change))
+            removed_jobs = (
+                [j for j in current if j not in {d.id for d in definitions}]
+                if remove_missing
+                else []
+            )
+            self._sync_schedules_in(conn, definitions, removed_jobs, now)
             if remove_missing:
                 given = {d.id for d in definitions}
                 for job_id, row in current.items():
@@ -210,24 +226,27 @@ class SqlStore(Store):
     def enqueue_runs(self, requests: Sequence[NewRun], now: datetime) -> list[Run]:
         if not requests:
             return []
-        rows = [_new_run_row(r, now) for r in requests]
         with self._write() as conn:
-            ids = self._insert_runs(conn, rows)
-            conn.execute(
-                _INSERT_HISTORY,
-                [
-                    {
-                        "run_id": run_id,
-                        "from_status": None,
-                        "to_status": QUEUED,
-                        "at": now,
-                        "reason": r.trigger.value,
-                        "actor": r.triggered_by,
-                    }
-                    for run_id, r in zip(ids, requests, strict=True)
-                ],
-            )
-            self._notify_new_runs(conn)
+            return self._enqueue_in(conn, requests, now)
+
+    def _enqueue_in(self, conn: Connection, requests: Sequence[NewRun], now: datetime) -> list[Run]:
+        rows = [_new_run_row(r, now) for r in requests]
+        ids = self._insert_runs(conn, rows)
+        conn.execute(
+            _INSERT_HISTORY,
+            [
+                {
+                    "run_id": run_id,
+                    "from_status": None,
+                    "to_status": row["status"],
+                    "at": now,
+                    "reason": r.trigger.value,
+                    "actor": r.triggered_by,
+                }
+                for run_id, r, row in zip(ids, requests, rows, strict=True)
+            ],
+        )
+        self._notify_new_runs(conn)
         return [_run_from_row({**row, "id": run_id}) for run_id, row in zip(ids, rows, strict=True)]
 
     def _insert_runs(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -636,6 +655,7 @@ class SqlStore(Store):
         reason: str | None,
         actor: str | None,
     ) -> None:
+        """Write one status change; a run that ended releases the pending runs waiting for it."""
         conn.execute(
             _INSERT_HISTORY,
             {
@@ -647,6 +667,22 @@ class SqlStore(Store):
                 "actor": actor,
             },
         )
+        if new.terminal:
+            waiting = [
+                row[0] for row in conn.execute(_RELEASE_WAITERS, {"b_id": run_id, "b_now": now})
+            ]
+            for waiter in waiting:
+                self._history(
+                    conn,
+                    waiter,
+                    RunStatus.PENDING,
+                    RunStatus.QUEUED,
+                    now,
+                    f"run {run_id} ended",
+                    None,
+                )
+            if waiting:
+                self._notify_new_runs(conn)
 
     def release_runs(
         self, worker_id: str, tokens: Mapping[int, str], now: datetime, *, interrupted: bool = True
@@ -730,35 +766,45 @@ class SqlStore(Store):
         self._history(conn, run_id, RunStatus.RUNNING, status, now, reason, actor)
 
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:
-        r = t.runs
         with self._write() as conn:
-            row = conn.execute(sa.select(r.c.status, r.c.attempt).where(r.c.id == run_id)).first()
-            if row is None:
-                raise NotFoundError("run", run_id)
-            status = RunStatus(row.status)
-            if status.terminal:
-                raise ConflictError(f"run {run_id} already ended {status.value}; nothing to cancel")
-            if status is RunStatus.RUNNING:
-                conn.execute(
-                    sa.update(r)
-                    .where(r.c.id == run_id, r.c.cancel_requested_at.is_(None))
-                    .values(cancel_requested_at=now, cancel_requested_by=actor)
-                )
-            else:
-                check_transition(status, RunStatus.CANCELED)
-                conn.execute(
-                    sa.update(r)
-                    .where(r.c.id == run_id)
-                    .values(
-                        status=RunStatus.CANCELED.value,
-                        finished_at=now,
-                        reason="canceled",
-                        cancel_requested_at=now,
-                        cancel_requested_by=actor,
-                    )
-                )
-                self._history(conn, run_id, status, RunStatus.CANCELED, now, "canceled", actor)
+            self._cancel_in(conn, run_id, actor, now)
         return self.get_run(run_id)
+
+    def _cancel_in(
+        self,
+        conn: Connection,
+        run_id: int,
+        actor: str | None,
+        now: datetime,
+        reason: str = "canceled",
+    ) -> None:
+        r = t.runs
+        row = conn.execute(sa.select(r.c.status).where(r.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError("run", run_id)
+        status = RunStatus(row.status)
+        if status.terminal:
+            raise ConflictError(f"run {run_id} already ended {status.value}; nothing to cancel")
+        if status is RunStatus.RUNNING:
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id == run_id, r.c.cancel_requested_at.is_(None))
+                .values(cancel_requested_at=now, cancel_requested_by=actor)
+            )
+            return
+        check_transition(status, RunStatus.CANCELED)
+        conn.execute(
+            sa.update(r)
+            .where(r.c.id == run_id)
+            .values(
+                status=RunStatus.CANCELED.value,
+                finished_at=now,
+                reason=reason,
+                cancel_requested_at=now,
+                cancel_requested_by=actor,
+            )
+        )
+        self._history(conn, run_id, status, RunStatus.CANCELED, now, reason, actor)
 
     def reap_expired(self, now: datetime, limit: int = 100) -> list[ReapResult]:
         r = t.runs
@@ -1014,6 +1060,12 @@ _REQUEUE = (
         lease_expires_at=None,
     )
 )
+_RELEASE_WAITERS = (
+    sa.update(_r)
+    .where(_r.c.waits_for == sa.bindparam("b_id"), _r.c.status == RunStatus.PENDING.value)
+    .values(status=QUEUED, queued_at=sa.bindparam("b_now"), due_at=sa.bindparam("b_now"))
+    .returning(_r.c.id)
+)
 _END_ATTEMPT = (
     sa.update(_a)
     .where(_a.c.run_id == sa.bindparam("b_id"), _a.c.attempt == sa.bindparam("b_attempt"))
@@ -1064,10 +1116,10 @@ def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
         "triggered_by": request.triggered_by,
         "run_as": request.run_as,
         "params": request.params,
-        "status": QUEUED,
+        "status": RunStatus.PENDING.value if request.waits_for else QUEUED,
         "priority": request.priority,
         "created_at": now,
-        "queued_at": now,
+        "queued_at": None if request.waits_for else now,
         "due_at": request.due_at or now,
         "started_at": None,
         "finished_at": None,
@@ -1090,6 +1142,9 @@ def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
         "worker_id": None,
         "lease_token": None,
         "lease_expires_at": None,
+        "schedule_id": request.schedule_id,
+        "scheduled_for": request.scheduled_for,
+        "waits_for": request.waits_for,
     }
 
 
@@ -1124,4 +1179,7 @@ def _run_from_row(row: Mapping[Any, Any]) -> Run:
         cancel_requested=row["cancel_requested_at"] is not None,
         worker=row["worker_id"],
         lease_expires_at=row["lease_expires_at"],
+        schedule_id=row["schedule_id"],
+        scheduled_for=row["scheduled_for"],
+        waits_for=row["waits_for"],
     )
