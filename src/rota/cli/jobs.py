@@ -10,8 +10,10 @@ from rich.table import Table
 from rota.cli.errors import ExitCode
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, duration_text, errors, print_json
+from rota.cli.schedules import schedules_table
 from rota.model.runs import iso
 from rota.services import jobs as job_service
+from rota.services import schedules as schedule_service
 
 
 @click.group("jobs")
@@ -57,8 +59,16 @@ def show(app: App, job_id: str, as_json: bool) -> None:
     """One job: metadata, parameters, policies."""
     stored = job_service.get_job(app.store, job_id)
     d = stored.definition
+    schedules = schedule_service.list_schedules(app.store, job=job_id)
     if as_json:
-        print_json({**d.to_json(), "version": stored.version, "synced_at": iso(stored.synced_at)})
+        print_json(
+            {
+                **d.to_json(),
+                "schedules": [s.to_json() for s in schedules],
+                "version": stored.version,
+                "synced_at": iso(stored.synced_at),
+            }
+        )
         return
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")
@@ -79,6 +89,7 @@ def show(app: App, job_id: str, as_json: bool) -> None:
         ("active", "yes" if d.active else "no"),
         ("expires", d.expires_at.isoformat() if d.expires_at else "-"),
         ("group", d.group or "-"),
+        ("overlap", f"{d.overlap.value} (when a schedule fires during a run)"),
         ("tenant", d.tenant),
         ("source", d.source),
     ]
@@ -102,6 +113,8 @@ def show(app: App, job_id: str, as_json: bool) -> None:
             default = "(required)" if p.required else repr(p.default)
             params.add_row(p.name, p.type.value, default, ", ".join(rules), p.description)
         console.print(params)
+    if schedules:
+        console.print(schedules_table(schedules, title="schedules"))
 
 
 @jobs.command("sync")

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rota.model.runs import Run
+from rota.model.runs import Run, iso
 
 # soft_wrap: a message is one line however narrow the terminal (scripts grep for it).
 console = Console(soft_wrap=True)
@@ -76,6 +76,14 @@ def run_summary(run: Run) -> Table:
         "status", status_text(run.status.value) + (f" - {run.reason}" if run.reason else "")
     )
     table.add_row("attempt", f"{run.attempt} of {run.max_attempts}")
+    started_by = f"{run.trigger.value} by {run.triggered_by or '-'}"
+    if run.run_as and run.run_as != run.triggered_by:
+        started_by += f", acting as {run.run_as}"
+    if run.schedule_id and run.scheduled_for:
+        started_by += f" (schedule {run.schedule_id}, nominal {iso(run.scheduled_for)})"
+    table.add_row("started by", started_by)
+    if run.waits_for and run.status.value == "pending":
+        table.add_row("waits for", f"run {run.waits_for} to end")
     table.add_row("duration", duration_text(run.duration))
     table.add_row(
         "records",

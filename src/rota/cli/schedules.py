@@ -82,8 +82,8 @@ def schedules() -> None:
     """Schedules of jobs: list, pause, resume."""
 
 
-def _schedules_table(items: list[Schedule]) -> Table:
-    table = Table(box=None, header_style="bold")
+def schedules_table(items: list[Schedule], title: str | None = None) -> Table:
+    table = Table(box=None, header_style="bold", title=title, title_justify="left")
     table.add_column("schedule", no_wrap=True)
     table.add_column("when")
     table.add_column("next fire", no_wrap=True)
@@ -91,6 +91,8 @@ def _schedules_table(items: list[Schedule]) -> Table:
     for s in items:
         name = s.id if s.id.startswith(f"{s.job}:") else f"{s.id}\n[dim]{s.job}[/]"
         when = f"{s.spec.expression}\n[dim]{s.description}[/]"
+        if s.spec.exclude:
+            when += f"\n[dim]except {', '.join(s.spec.exclude)}[/]"
         if s.paused:
             next_fire = "paused" + (f": {s.pause_note}" if s.pause_note else "")
         else:
@@ -113,7 +115,7 @@ def list_schedules(app: App, job_id: str | None, as_json: bool) -> None:
     if not items:
         console.print("no schedules (declare them on jobs, then `rota jobs sync`)")
         return
-    console.print(_schedules_table(items))
+    console.print(schedules_table(items))
 
 
 def _pause_command(paused: bool) -> click.Command:

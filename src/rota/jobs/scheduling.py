@@ -41,29 +41,49 @@ DURATION_KEYS = ("jitter", "grace", "catch_up_window")
 
 
 def _spec(kind: ScheduleKind, expression: str, options: Mapping[str, Any]) -> ScheduleSpec:
-    values: dict[str, Any] = {"kind": kind, "expression": expression, "tz": options.get("tz") or ""}
-    for key in OPTION_KEYS - {"tz"}:
+    unknown = sorted(set(options) - OPTION_KEYS)
+    if unknown:
+        raise InvalidInputError(unknown[0], "is not a schedule field")
+    values: dict[str, Any] = {"kind": kind, "expression": expression}
+    for key in OPTION_KEYS:
         value = options.get(key)
-        if value is None:
-            continue
-        if key in DURATION_KEYS:
-            value = parse_interval(str(value), key) if isinstance(value, str) else float(value)
-        elif key in ("start", "end", "anchor"):
-            value = _instant(key, value)
-        elif key == "missed":
-            value = _choice(key, value, MissedPolicy)
-        elif key == "overlap":
-            value = _choice(key, value, OverlapPolicy)
-        elif key == "exclude":
-            value = (value,) if isinstance(value, str) else tuple(value)
-        elif key == "params":
-            if not isinstance(value, Mapping):
-                raise InvalidInputError("params", "must be a mapping of parameter values")
-            value = dict(value)
-        values[key] = value
+        if value is not None:
+            values[key] = _option(key, value)
     spec = ScheduleSpec(**values)
     compile_schedule(spec)  # fail at declaration, with the field named
     return spec
+
+
+def _option(key: str, value: Any) -> Any:
+    """One option, type-checked: a wrong type is bad input naming the option, not a crash."""
+    if key in DURATION_KEYS:
+        if isinstance(value, str):
+            return parse_interval(value, key, minimum=0.0)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise InvalidInputError(key, "must be a duration like 30, 30s, 5m or 2h")
+    if key in ("start", "end", "anchor"):
+        return _instant(key, value)
+    if key == "missed":
+        return _choice(key, value, MissedPolicy)
+    if key == "overlap":
+        return _choice(key, value, OverlapPolicy)
+    if key == "exclude":
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise InvalidInputError(key, "must be a calendar name or a list of them")
+        return tuple(names)
+    if key == "params":
+        if not isinstance(value, Mapping):
+            raise InvalidInputError(key, "must be a mapping of parameter values")
+        return dict(value)
+    if key == "max_catch_up":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInputError(key, "must be a whole number")
+        return value
+    if not isinstance(value, str):  # id, tz
+        raise InvalidInputError(key, "must be text")
+    return value
 
 
 def _instant(field: str, value: object) -> datetime:
@@ -92,7 +112,7 @@ def _choice(field: str, value: object, enum: type[_Policy]) -> _Policy:
 
 def cron(expression: str, tz: str | None = None, **options: Any) -> ScheduleSpec:
     """A cron line (5 fields, or 6 with seconds; ``@daily`` and friends)."""
-    return _spec(ScheduleKind.CRON, expression, {**options, "tz": tz})
+    return _spec(ScheduleKind.CRON, expression, {**options, "tz": tz} if tz else options)
 
 
 def every(
@@ -121,7 +141,7 @@ def once(when: str | datetime, **options: Any) -> ScheduleSpec:
 
 def calendar(rrule: str, tz: str | None = None, **options: Any) -> ScheduleSpec:
     """An RFC 5545 RRULE (daily, weekly, monthly, yearly), e.g. ``FREQ=MONTHLY;BYDAY=2TU``."""
-    return _spec(ScheduleKind.CALENDAR, rrule, {**options, "tz": tz})
+    return _spec(ScheduleKind.CALENDAR, rrule, {**options, "tz": tz} if tz else options)
 
 
 def schedule_from_mapping(entry: object, field: str) -> ScheduleSpec:
@@ -131,16 +151,14 @@ def schedule_from_mapping(entry: object, field: str) -> ScheduleSpec:
     kinds = [key for key in entry if key in KIND_KEYS]
     if len(kinds) != 1:
         raise InvalidInputError(field, "needs exactly one of cron, every, once or calendar")
-    unknown = sorted(set(entry) - OPTION_KEYS - set(KIND_KEYS))
-    if unknown:
-        raise InvalidInputError(f"{field}.{unknown[0]}", "is not a schedule field")
     expression = entry[kinds[0]]
     if isinstance(expression, int | float) and kinds[0] == "every":
         expression = f"{expression}s"
     if not isinstance(expression, str):
         raise InvalidInputError(f"{field}.{kinds[0]}", "must be text")
+    options = {k: v for k, v in entry.items() if k != kinds[0]}
     try:
-        return _spec(KIND_KEYS[kinds[0]], expression, entry)
+        return _spec(KIND_KEYS[kinds[0]], expression, options)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{field}.{exc.field}", exc.reason) from None
 

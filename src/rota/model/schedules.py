@@ -86,12 +86,17 @@ class ScheduleSpec:
     anchor: datetime | None = None
     """``interval`` only: fires at ``anchor + k * interval`` (default: the Unix epoch)."""
 
+    @property
+    def key(self) -> str:
+        """The word a definition uses for this kind (``every`` for intervals)."""
+        return "every" if self.kind is ScheduleKind.INTERVAL else self.kind.value
+
     def __post_init__(self) -> None:
         if not self.expression.strip():
-            raise InvalidInputError(self.kind.value, "must not be empty")
+            raise InvalidInputError(self.key, "must not be empty")
         if len(self.expression) > MAX_EXPRESSION_LENGTH:
             raise InvalidInputError(
-                self.kind.value,
+                self.key,
                 f"is {len(self.expression)} characters long; the limit is {MAX_EXPRESSION_LENGTH}",
             )
         if self.id and not SCHEDULE_ID_PATTERN.fullmatch(self.id):

@@ -38,7 +38,7 @@ class CompiledSchedule:
     def description(self) -> str:
         text = self.timetable.describe()
         zoned = self.spec.kind in (ScheduleKind.CRON, ScheduleKind.CALENDAR)
-        if zoned and self.spec.tz not in ("", "UTC"):
+        if zoned and self.spec.tz.upper() not in ("", "UTC"):
             text += f" ({self.spec.tz})"
         return text
 
@@ -59,15 +59,6 @@ class CompiledSchedule:
             count += 1
             fire = self.next_after(fire)
 
-    def due(self, after: datetime, now: datetime, limit: int) -> list[datetime]:
-        """Fire times in ``(after, now]``, at most ``limit``."""
-        times: list[datetime] = []
-        for fire in self.fire_times(after):
-            if fire > now or len(times) >= limit:
-                break
-            times.append(fire)
-        return times
-
     def jitter(self, job_id: str) -> timedelta:
         """The job's fixed delay within ``spec.jitter``: spreads jobs, same delay every time."""
         if self.spec.jitter <= 0:
@@ -83,7 +74,7 @@ def compile_schedule(
     not fire within five years are refused. Errors name ``field`` + the spec's field."""
     prefix = f"{field}." if field else ""
     tz = zone(spec.tz or "UTC", f"{prefix}tz")
-    where = prefix + ("every" if spec.kind is ScheduleKind.INTERVAL else spec.kind.value)
+    where = prefix + spec.key
     timetable: Timetable
     if spec.kind is ScheduleKind.CRON:
         timetable = CronTimetable(spec.expression, tz, where)

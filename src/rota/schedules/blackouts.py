@@ -57,18 +57,18 @@ def check_calendar(calendar: BusinessCalendar) -> None:
                 f"windows[{i}]", "give either start and end (instants) or from and to (HH:MM)"
             )
         if absolute:
-            if window.start is None or window.end is None or window.end <= window.start:
-                raise InvalidInputError(f"windows[{i}]", "needs start before end")
             for name in ("start", "end"):
                 value = getattr(window, name)
-                if value.tzinfo is None:
+                if value is not None and value.tzinfo is None:
                     raise InvalidInputError(f"windows[{i}].{name}", "needs a UTC offset or Z")
+            if window.start is None or window.end is None or window.end <= window.start:
+                raise InvalidInputError(f"windows[{i}]", "needs start before end")
         else:
-            for name in ("from_time", "to_time"):
+            for name, key in (("from_time", "from"), ("to_time", "to")):
                 value = getattr(window, name)
                 if value is None:
-                    raise InvalidInputError(f"windows[{i}].{name}", "is required")
-                _clock(value, f"windows[{i}].{name}")
+                    raise InvalidInputError(f"windows[{i}].{key}", "is required")
+                _clock(value, f"windows[{i}].{key}")
 
 
 def _in_window(window: TimeWindow, instant: datetime, local: datetime) -> bool:

@@ -23,7 +23,7 @@ from cronsim import CronSim, CronSimError
 from cronsim.cronsim import RANGES, Field
 
 from rota.model.errors import InvalidInputError
-from rota.schedules.zones import wall_to_instant
+from rota.schedules.zones import fold_span, real_instants, wall_to_instant
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -46,6 +46,7 @@ FIELD_SPANS = {
 NEVER_HORIZON = timedelta(days=5 * 366)
 _NEAREST_WEEKDAY = re.compile(r"^(\d{1,2})W$")
 _FIXED = re.compile(r"^[0-9,\-]+$")
+_ONE_VALUE_RANGE = re.compile(r"(?<![0-9A-Z])([0-9]+|[A-Z]{3})-\1/[0-9]+(?![0-9])")
 _MAX_STEPS = 100_000
 
 
@@ -85,17 +86,35 @@ class CronTimetable:
                 if instant > after:
                     return instant
             return None
-        iterator = CronSim(self._line, after.astimezone(self.tz))
+        return self._next_real(after)
+
+    def _next_real(self, after: datetime) -> datetime | None:
+        """Real-instant reading: each matching wall time fires at every instant that shows it
+        (none in a gap, two in a fold), found by iterating wall time, so it works for offsets
+        that change by half hours or at midnight, where cronsim's aware stepping does not."""
+        local = after.astimezone(self.tz)
+        wall = local.replace(tzinfo=None)
+        span = fold_span(wall, self.tz)
+        if span and local.fold == 0:
+            wall -= span  # the second pass of this fold still lies ahead
+        iterator = CronSim(self._line, wall - timedelta(seconds=1))
+        best: datetime | None = None
+        horizon: datetime | None = None
         for _ in range(_MAX_STEPS):
             candidate = _next(iterator)
-            if candidate is None:
-                return None
+            if candidate is None or (horizon is not None and candidate >= horizon):
+                break
             if self._nearest and not self._nearest_ok(candidate.date()):
                 continue
-            instant = candidate.astimezone(UTC)
-            if instant > after:
-                return instant
-        return None
+            for instant in real_instants(candidate, self.tz):
+                if instant > after and (best is None or instant < best):
+                    best = instant
+            if best is not None and horizon is None:
+                # Inside a fold a later wall time may still show an earlier instant.
+                horizon = candidate + fold_span(candidate, self.tz)
+                if horizon == candidate:
+                    break
+        return best
 
     def _nearest_ok(self, day: date) -> bool:
         return any(day.day == nearest_weekday(day.year, day.month, n) for n in self._nearest)
@@ -141,7 +160,8 @@ def _six_fields(expression: str, field: str) -> list[str]:
                 field, f"unknown alias {text!r}; known: {', '.join(sorted(ALIASES))}"
             )
         text = alias
-    parts = text.upper().split()
+    # cronsim reads a one-value range with a step ("5-5/10") like "5/10"; cron means 5 alone.
+    parts = [_ONE_VALUE_RANGE.sub(r"\1", p) for p in text.upper().split()]
     if len(parts) not in (5, 6):
         raise InvalidInputError(
             field,
@@ -169,7 +189,9 @@ def _nearest_weekdays(six: list[str], field: str) -> tuple[frozenset[int], str]:
         )
     days: set[int] = set()
     for n in nearest:
-        days.update(range(max(1, n - 2), min(31, n + 2) + 1))
+        # A day past the month's end is first clamped to the last day (28 at least), which
+        # may then move back two more days.
+        days.update(range(max(1, min(n, 28) - 2), min(31, n + 2) + 1))
     return frozenset(nearest), ",".join(str(d) for d in sorted(days))
 
 

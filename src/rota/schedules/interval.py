@@ -31,8 +31,9 @@ _UNITS = {
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)?")
 
 
-def parse_interval(text: str, field: str = "every") -> float:
-    """``30s``, ``5m``, ``1h30m``, ``2 days``, ``90`` (seconds) -> seconds; at least one second."""
+def parse_interval(text: str, field: str = "every", minimum: float = 1.0) -> float:
+    """``30s``, ``5m``, ``1h30m``, ``2 days``, ``90`` (seconds) -> seconds; at least
+    ``minimum`` (one second for a schedule's interval)."""
     compact = text.strip().lower()
     total = 0.0
     position = 0
@@ -46,8 +47,9 @@ def parse_interval(text: str, field: str = "every") -> float:
         position = match.end()
     if position == 0 or compact[position:].strip():
         raise InvalidInputError(field, f"{text!r} is not an interval like 30s, 5m, 1h or 2d")
-    if total < 1:
-        raise InvalidInputError(field, f"{text!r}: an interval must be at least one second")
+    if total < minimum:
+        least = "an interval must be at least one second" if minimum == 1.0 else "too short"
+        raise InvalidInputError(field, f"{text!r}: {least}")
     return total
 
 

@@ -13,7 +13,7 @@ Blacked-out times are ``skipped:blackout`` whatever the policy.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +36,32 @@ class Fire:
     detail: str | None = None
 
 
+def collect_due(
+    fire_times: Iterator[datetime],
+    now: datetime,
+    spec: ScheduleSpec,
+    blackout: Callable[[datetime], str | None],
+    chunk: int,
+) -> tuple[list[datetime], bool]:
+    """The due times (``<= now``) one pass decides, and whether they are all of them.
+
+    A long backlog is cut after ``chunk`` times, but only just before a time that is not
+    blacked out, so "a later due time exists" always means one that could run. ``all`` is
+    never cut inside its catch-up window (the window bounds it), only before.
+    """
+    window_start = now - timedelta(seconds=spec.catch_up_window)
+    due: list[datetime] = []
+    for fire in fire_times:
+        if fire > now:
+            return due, True
+        if len(due) >= chunk:
+            in_window = spec.missed is MissedPolicy.ALL and fire >= window_start
+            if not in_window and blackout(fire) is None:
+                return due, False
+        due.append(fire)
+    return due, True
+
+
 def plan_fires(
     due: Iterable[datetime],
     now: datetime,
@@ -44,9 +70,10 @@ def plan_fires(
     *,
     final: bool = True,
 ) -> list[Fire]:
-    """Decide every due nominal time (ascending). ``final=False`` says later due times exist
-    beyond ``due``: decisions that depend on what comes later are left out, and the caller
-    resumes after the last nominal time returned."""
+    """Decide every due nominal time (ascending). ``final=False`` says a later due time that
+    is not blacked out exists beyond ``due`` (see :func:`collect_due`): ``latest`` then knows
+    every remaining candidate is superseded. (``all`` is only cut before its window, where
+    nothing is a candidate.) The caller resumes after the last nominal time returned."""
     grace = timedelta(seconds=spec.grace)
     window_start = now - timedelta(seconds=spec.catch_up_window)
     keep = {MissedPolicy.SKIP: 0, MissedPolicy.LATEST: 1, MissedPolicy.ALL: spec.max_catch_up}
@@ -56,8 +83,6 @@ def plan_fires(
     for nominal in due:
         why = blackout(nominal)
         if why is not None:
-            if candidates and not final:
-                break
             decided.append(Fire(nominal, Action.BLACKOUT, detail=why))
             continue
         late = now - nominal > grace

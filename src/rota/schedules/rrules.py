@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 from rota.model.errors import InvalidInputError
@@ -94,22 +95,69 @@ class CalendarTimetable:
                     )
             if freq == "WEEKLY" and "BYDAY" not in parts:
                 raise InvalidInputError(field, "a weekly rule needs BYDAY (or a DTSTART line)")
+        _check_month_days(parts, field, expression)
         self._rule = rule
-        self._anchored = dtstart is not None
         self._parts = parts
-        start = datetime(2000, 1, 1)
+        self._freq = freq
+        self._interval = int(parts.get("INTERVAL", "1"))
+        self._start: datetime | None = None
         if dtstart is not None:
-            start = rrulestr(f"{dtstart}\nRRULE:FREQ=DAILY;COUNT=1")[0]
+            self._start = rrulestr(f"{dtstart}\nRRULE:FREQ=DAILY;COUNT=1")[0]
+            self._rule = rrulestr(expression, forceset=False, cache=True)  # type: ignore[assignment]
+        start = self._start or datetime(2000, 1, 1)
         self._start_clock = (start.hour, start.minute)
-        self._by_year: dict[int, rrule] = {}
+        self._pinned = self._pinned_defaults(start)
+        self._rules: dict[datetime, rrule] = {}
+
+    def _pinned_defaults(self, start: datetime) -> dict[str, object]:
+        """The BY* values rrule would take from DTSTART, written out, so that moving DTSTART by
+        whole periods (to keep expansion short) cannot change which days match."""
+        parts = self._parts
+        if any(k in parts for k in ("BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")):
+            return {}
+        if self._freq == "WEEKLY":
+            return {"byweekday": start.weekday()}
+        if self._freq == "MONTHLY":
+            return {"bymonthday": start.day}
+        if self._freq == "YEARLY":
+            pinned: dict[str, object] = {"bymonthday": start.day}
+            if "BYMONTH" not in parts:
+                pinned["bymonth"] = start.month
+            return pinned
+        return {}
+
+    def _step(self, periods: int) -> relativedelta:
+        n = periods * self._interval
+        if self._freq == "DAILY":
+            return relativedelta(days=n)
+        if self._freq == "WEEKLY":
+            return relativedelta(weeks=n)
+        if self._freq == "MONTHLY":
+            return relativedelta(months=n)
+        return relativedelta(years=n)
 
     def _rule_for(self, wall: datetime) -> rrule:
-        if self._anchored:
-            return self._rule
-        year = wall.year - 1
-        rule = self._by_year.get(year)
+        """The rule with a DTSTART shortly before ``wall`` (expansion costs a few periods, not
+        the years since the original DTSTART) and an UNTIL six years on (a rule that matches
+        less often than the five-year rule allows has no next fire)."""
+        if self._start is not None and "COUNT" in self._parts:
+            return self._rule  # COUNT counts from DTSTART: expand from there (cached)
+        if self._start is None:
+            first = wall.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            start = first.replace(month=1) - relativedelta(years=1)
+            if self._freq != "YEARLY":
+                start = first - relativedelta(months=1)
+        else:
+            start = self._start
+            periods = _periods_between(self._freq, self._interval, self._start, wall) - 1
+            if periods > 0:
+                start = self._start + self._step(periods)
+        rule = self._rules.get(start)
         if rule is None:
-            rule = self._by_year[year] = self._rule.replace(dtstart=datetime(year, 1, 1))
+            extra: dict[str, object] = {"dtstart": start, **self._pinned}
+            if "UNTIL" not in self._parts:
+                extra["until"] = start + self._step(2) + relativedelta(years=6)
+            rule = self._rules[start] = self._rule.replace(**extra)  # type: ignore[arg-type]
         return rule
 
     def next_after(self, after: datetime) -> datetime | None:
@@ -127,6 +175,36 @@ class CalendarTimetable:
 
     def describe(self) -> str:
         return describe_rule(self._parts, self._start_clock)
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_month_days(parts: dict[str, str], field: str, expression: str) -> None:
+    """Refuse BYMONTHDAY values no BYMONTH month has (dateutil would search until year 9999)."""
+    if "BYMONTHDAY" not in parts:
+        return
+    try:
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+        months = [int(m) for m in parts.get("BYMONTH", "1,2,3,4,5,6,7,8,9,10,11,12").split(",")]
+    except ValueError:
+        return  # dateutil already refused what is not a number
+    longest = max((_MONTH_DAYS[m - 1] for m in months if 1 <= m <= 12), default=31)
+    if all(abs(d) > longest for d in days):
+        raise InvalidInputError(
+            field, f"{expression!r} never fires: no month given has day {', '.join(map(str, days))}"
+        )
+
+
+def _periods_between(freq: str, interval: int, start: datetime, wall: datetime) -> int:
+    """Whole rule periods from ``start`` to ``wall`` (0 when ``wall`` is earlier)."""
+    if wall <= start:
+        return 0
+    if freq in ("DAILY", "WEEKLY"):
+        days = (wall - start).days
+        return days // (interval * (7 if freq == "WEEKLY" else 1))
+    months = (wall.year - start.year) * 12 + wall.month - start.month
+    return months // (interval * (12 if freq == "YEARLY" else 1))
 
 
 def describe_rule(parts: dict[str, str], start_clock: tuple[int, int]) -> str:

@@ -51,3 +51,19 @@ def wall_to_instant(wall: datetime, tz: tzinfo) -> datetime:
             probe += timedelta(minutes=1)
         return probe.replace(tzinfo=tz, fold=0).astimezone(UTC)
     return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def fold_span(wall: datetime, tz: tzinfo) -> timedelta:
+    """How long the fold containing ``wall`` repeats (zero when ``wall`` is not ambiguous)."""
+    first = wall.replace(tzinfo=tz, fold=0).utcoffset() or timedelta(0)
+    second = wall.replace(tzinfo=tz, fold=1).utcoffset() or timedelta(0)
+    return max(first - second, timedelta(0))
+
+
+def real_instants(wall: datetime, tz: tzinfo) -> list[datetime]:
+    """Every instant whose local time in ``tz`` is ``wall``: none, one or two (a fold)."""
+    if is_gap(wall, tz):
+        return []
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return [first] if first == second else sorted((first, second))

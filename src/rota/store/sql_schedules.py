@@ -36,7 +36,7 @@ from rota.model.schedules import (
 from rota.model.status import RunStatus
 from rota.schedules import CompiledSchedule, compile_schedule
 from rota.schedules.blackouts import Blackouts
-from rota.schedules.misfire import Action, Fire, plan_fires
+from rota.schedules.misfire import Action, Fire, collect_due, plan_fires
 from rota.schedules.overlap import ActiveRun, OverlapDecision, Verdict, decide_overlap
 from rota.store import schema as t
 from rota.store.base import FireReport, Group, OccurrenceFilter
@@ -317,12 +317,17 @@ class SqlScheduleOps:
                 plan.definition = None  # not scheduled: no occurrence, just move on
                 plan.next_fire_at = compiled.next_after(now)
                 return plan, None
-            due = compiled.due(row.next_fire_at - _TICK, now, BACKLOG_CHUNK + 1)
-            final = len(due) <= BACKLOG_CHUNK
             blackouts = Blackouts(
                 [context.calendars[c] for c in spec.exclude if c in context.calendars]
             )
-            plan.fires = plan_fires(due[:BACKLOG_CHUNK], now, spec, blackouts.reason, final=final)
+            due, final = collect_due(
+                compiled.fire_times(row.next_fire_at - _TICK),
+                now,
+                spec,
+                blackouts.reason,
+                BACKLOG_CHUNK,
+            )
+            plan.fires = plan_fires(due, now, spec, blackouts.reason, final=final)
             missing = [c for c in spec.exclude if c not in context.calendars]
             if missing:
                 raise NotFoundError("business calendar", missing[0])
