@@ -131,10 +131,13 @@ class Scheduler:
                 self.tick()
                 upcoming = self.store.next_fire_time()
                 failures = 0
-            except StoreUnavailableError as exc:
+            except Exception as exc:  # the loop outlives any one failure; it backs off and retries
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
-                log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+                if isinstance(exc, StoreUnavailableError):
+                    log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+                else:
+                    log.exception("scheduler pass failed; retrying in %.1fs", delay)
                 self._stop.wait(delay)
                 continue
             delay = IDLE_RECHECK_SECONDS

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rota.model.errors import ConflictError, NotFoundError, RotaError
+from rota.model.errors import ConflictError, InvalidInputError, NotFoundError, RotaError
 from rota.model.jobs import JobDefinition
 from rota.model.runs import NewRun, Run, Trigger
 from rota.model.schedules import (
@@ -57,6 +57,14 @@ def spec_fingerprint(spec: ScheduleSpec) -> str:
 @lru_cache(maxsize=4096)
 def _compiled(body: str) -> CompiledSchedule:
     return compile_schedule(ScheduleSpec.from_json(json.loads(body)))
+
+
+def resumed_fire(
+    compiled: CompiledSchedule, now: datetime, last_nominal: datetime | None
+) -> datetime | None:
+    """The next fire when a schedule (re)starts at ``now``: never at or before a nominal time
+    already accounted for, even when ``now`` comes from a clock behind the last pass."""
+    return compiled.next_after(max(now, last_nominal) if last_nominal else now)
 
 
 def compiled_for(spec: ScheduleSpec) -> CompiledSchedule:
@@ -156,7 +164,7 @@ class SqlScheduleOps:
             "description": compiled.description,
             "removed": False,
             "updated_at": now,
-            "next_fire_at": compiled.next_after(now),
+            "next_fire_at": resumed_fire(compiled, now, row.last_nominal if row else None),
         }
         if row is None:
             conn.execute(sa.insert(s).values(id=spec.id, created_at=now, **values))
@@ -191,6 +199,10 @@ class SqlScheduleOps:
             ).first()
             if job is None:
                 raise NotFoundError("job", job_id)
+            if job.removed:
+                raise ConflictError(f"job {job_id!r} is no longer defined in the project")
+            if not spec.id:
+                raise InvalidInputError("id", "a schedule added this way needs an id")
             current = conn.execute(
                 sa.select(t.schedules.c.origin).where(t.schedules.c.id == spec.id)
             ).first()
@@ -236,9 +248,8 @@ class SqlScheduleOps:
                 "updated_at": now,
             }
             if not paused and row.paused:
-                values["next_fire_at"] = compiled_for(ScheduleSpec.from_json(row.spec)).next_after(
-                    now
-                )
+                compiled = compiled_for(ScheduleSpec.from_json(row.spec))
+                values["next_fire_at"] = resumed_fire(compiled, now, row.last_nominal)
             conn.execute(sa.update(s).where(s.c.id == schedule_id).values(**values))
         self._schedule_wakeup.set()
         return self.get_schedule(schedule_id)
@@ -315,13 +326,13 @@ class SqlScheduleOps:
                 or (definition.group is not None and definition.group in context.disabled_groups)
             ):
                 plan.definition = None  # not scheduled: no occurrence, just move on
-                plan.next_fire_at = compiled.next_after(now)
+                plan.next_fire_at = resumed_fire(compiled, now, row.last_nominal)
                 return plan, None
             blackouts = Blackouts(
                 [context.calendars[c] for c in spec.exclude if c in context.calendars]
             )
             due, final = collect_due(
-                compiled.fire_times(row.next_fire_at - _TICK),
+                compiled.fire_times(_cursor(row)),
                 now,
                 spec,
                 blackouts.reason,
@@ -333,7 +344,7 @@ class SqlScheduleOps:
                 raise NotFoundError("business calendar", missing[0])
             if any(f.action is Action.RUN for f in plan.fires):
                 definition.params.validate(spec.params, now=now)
-            last = max((f.nominal for f in plan.fires), default=row.next_fire_at - _TICK)
+            last = max((f.nominal for f in plan.fires), default=_cursor(row))
             plan.next_fire_at = compiled.next_after(last)
             return plan, None
         except (RotaError, ValueError, KeyError, TypeError) as exc:
@@ -342,7 +353,9 @@ class SqlScheduleOps:
     def _broken(self, conn: Connection, row: Any, now: datetime, error: str) -> FireReport:
         """Move a schedule that cannot be read past ``now`` so it cannot stall the loop."""
         try:
-            next_fire = compiled_for(ScheduleSpec.from_json(row.spec)).next_after(now)
+            next_fire = resumed_fire(
+                compiled_for(ScheduleSpec.from_json(row.spec)), now, row.last_nominal
+            )
         except (RotaError, ValueError, KeyError, TypeError):
             next_fire = now + timedelta(hours=1)
         conn.execute(
@@ -440,6 +453,18 @@ class SqlScheduleOps:
                     record["run_id"] = latest_run
             if records:
                 conn.execute(sa.insert(t.occurrences), records)
+            if latest_run is not None and row.last_outcome == OccurrenceOutcome.COALESCED.value:
+                # An earlier pass cut a long backlog: its coalesced times stand for this run.
+                o = t.occurrences
+                conn.execute(
+                    sa.update(o)
+                    .where(
+                        o.c.schedule_id == spec.id,
+                        o.c.outcome == OccurrenceOutcome.COALESCED.value,
+                        o.c.run_id.is_(None),
+                    )
+                    .values(run_id=latest_run)
+                )
         values: dict[str, Any] = {"next_fire_at": plan.next_fire_at, "updated_at": now}
         if records:
             values["last_nominal"] = records[-1]["nominal_time"]
@@ -465,7 +490,11 @@ class SqlScheduleOps:
         if f.outcome is not None:
             query = query.where(o.c.outcome == f.outcome.value)
         if f.before_id is not None:
-            query = query.where(o.c.id < f.before_id)
+            # Keyset paging in the list's own order: (nominal time, id) of the given row.
+            anchor = sa.select(o.c.nominal_time).where(o.c.id == f.before_id).scalar_subquery()
+            query = query.where(
+                sa.tuple_(o.c.nominal_time, o.c.id) < sa.tuple_(anchor, sa.literal(f.before_id))
+            )
         with self._read() as conn:
             return [
                 Occurrence(
@@ -517,10 +546,12 @@ class SqlScheduleOps:
         g = t.job_groups
         with self._write() as conn:
             values = {"enabled": enabled, "note": note, "changed_by": actor, "changed_at": now}
-            updated = conn.execute(sa.update(g).where(g.c.name == name).values(**values))
-            if updated.rowcount == 0:
+            was = conn.execute(sa.select(g.c.enabled).where(g.c.name == name)).scalar()
+            if was is None:
                 conn.execute(sa.insert(g).values(name=name, **values))
-            if enabled:
+            else:
+                conn.execute(sa.update(g).where(g.c.name == name).values(**values))
+            if enabled and was is False:
                 # Members fire again from now on; what passed while disabled is not caught up.
                 self._restart_group_schedules(conn, name, now)
         self._schedule_wakeup.set()
@@ -534,9 +565,12 @@ class SqlScheduleOps:
         ]
         s = t.schedules
         for row in conn.execute(
-            sa.select(s.c.id, s.c.spec).where(s.c.job_id.in_(members), s.c.removed == sa.false())
+            sa.select(s.c.id, s.c.spec, s.c.last_nominal).where(
+                s.c.job_id.in_(members), s.c.removed == sa.false()
+            )
         ).all():
-            next_fire = compiled_for(ScheduleSpec.from_json(row.spec)).next_after(now)
+            compiled = compiled_for(ScheduleSpec.from_json(row.spec))
+            next_fire = resumed_fire(compiled, now, row.last_nominal)
             conn.execute(sa.update(s).where(s.c.id == row.id).values(next_fire_at=next_fire))
 
     def list_groups(self) -> list[Group]:
@@ -611,6 +645,13 @@ class _PassContext:
                 ActiveRun(run.id, RunStatus(run.status))
             )
         return context
+
+
+def _cursor(row: Any) -> datetime:
+    """Fire times after this are unaccounted for: just before ``next_fire_at``, and never
+    before the last nominal time recorded (the unique key would refuse it)."""
+    cursor: datetime = row.next_fire_at - _TICK
+    return max(cursor, row.last_nominal) if row.last_nominal else cursor
 
 
 def _schedule_from_row(row: Any) -> Schedule:
