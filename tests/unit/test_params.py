@@ -8,6 +8,7 @@ import string
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -411,6 +412,14 @@ def test_it_resolves_a_today_default_to_the_utc_date_of_the_passed_now() -> None
     assert day.default == "today"
     assert day.resolve_default(NOW) == "2024-03-11"
     assert day.resolve_default(datetime(2030, 1, 1, 12, tzinfo=UTC)) == "2030-01-01"
+
+
+def test_it_resolves_a_today_default_in_the_zone_it_is_given() -> None:
+    """Scheduled runs pass their schedule's zone: 00:30 in Berlin is that Berlin day."""
+    day = spec(ParamType.DATE, default="today")
+    late_utc = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    assert day.resolve_default(late_utc) == "2026-11-20"
+    assert day.resolve_default(late_utc, ZoneInfo("Europe/Berlin")) == "2026-11-21"
 
 
 def test_it_resolves_a_now_default_to_the_passed_now_in_utc() -> None:

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -84,9 +84,11 @@ class ParamSpec:
             self.type is ParamType.DATETIME and self.default == "now"
         )
 
-    def resolve_default(self, now: datetime) -> JsonValue:
+    def resolve_default(self, now: datetime, tz: tzinfo = UTC) -> JsonValue:
+        """``today`` is the date in ``tz``: UTC for manual runs, the schedule's zone for
+        scheduled ones (a run for 00:30 Berlin time is for that Berlin day)."""
         if self.type is ParamType.DATE and self.default == "today":
-            return now.astimezone(UTC).date().isoformat()
+            return now.astimezone(tz).date().isoformat()
         if self.type is ParamType.DATETIME and self.default == "now":
             return now.astimezone(UTC).isoformat()
         return self.default
@@ -241,7 +243,9 @@ class ParamSchema:
     def get(self, name: str) -> ParamSpec | None:
         return next((s for s in self.specs if s.name == name), None)
 
-    def validate(self, given: Mapping[str, object], *, now: datetime) -> dict[str, JsonValue]:
+    def validate(
+        self, given: Mapping[str, object], *, now: datetime, tz: tzinfo = UTC
+    ) -> dict[str, JsonValue]:
         """Return the complete JSON parameters of a run, or raise naming the first bad field."""
         known = {s.name for s in self.specs}
         for name in given:
@@ -253,7 +257,7 @@ class ParamSchema:
             if spec.name in given and given[spec.name] is not None:
                 out[spec.name] = spec.coerce(given[spec.name])
             elif spec.has_default:
-                out[spec.name] = spec.resolve_default(now)
+                out[spec.name] = spec.resolve_default(now, tz)
             else:
                 raise InvalidInputError(f"params.{spec.name}", "is required (it has no default)")
         return out

@@ -127,6 +127,11 @@ class CronTimetable:
         text = CronSim(" ".join(six), datetime(2000, 1, 1)).explain()
         if len(self.expression.split()) == 5 or self.expression.startswith("@"):
             text = text.replace(" every second,", "").replace("At second 0 past ", "")
+        if not six[3].startswith("*") and not six[5].startswith("*"):
+            # Both day fields restricted: cron fires on either day, not on days matching both.
+            text = text.replace(" day of month and on ", " day of month or on ").replace(
+                " of the month and on ", " of the month or on "
+            )
         if self._nearest:
             text += " (moved to the nearest weekday when that day is a Saturday or Sunday)"
         return text

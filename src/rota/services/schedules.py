@@ -152,4 +152,9 @@ def set_group_enabled(
 ) -> Group:
     if not name or len(name) > 128:
         raise InvalidInputError("group", "must be 1 to 128 characters")
+    known = {g.name for g in store.list_groups()}
+    if name not in known:
+        # A typo must not look like a frozen group.
+        listed = ", ".join(sorted(known)) or "none"
+        raise InvalidInputError("group", f"no job is in group {name!r} (groups: {listed})")
     return store.set_group_enabled(name, enabled, note, actor, utcnow())

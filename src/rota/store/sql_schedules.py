@@ -38,6 +38,7 @@ from rota.schedules import CompiledSchedule, compile_schedule
 from rota.schedules.blackouts import Blackouts
 from rota.schedules.misfire import Action, Fire, collect_due, plan_fires
 from rota.schedules.overlap import ActiveRun, OverlapDecision, Verdict, decide_overlap
+from rota.schedules.zones import zone
 from rota.store import schema as t
 from rota.store.base import FireReport, Group, OccurrenceFilter
 
@@ -379,6 +380,7 @@ class SqlScheduleOps:
             policy = spec.overlap or definition.overlap
             active = context.active[(row.job_id, row.tenant)]
             jitter = plan.compiled.jitter(definition.id)
+            local = zone(spec.tz or "UTC")
             previous: int | None = None
             latest_run: int | None = None
             for fire in plan.fires:
@@ -415,7 +417,7 @@ class SqlScheduleOps:
                                     tenant=definition.tenant,
                                     trigger=Trigger.CATCH_UP if fire.late else Trigger.SCHEDULE,
                                     params=definition.params.validate(
-                                        spec.params, now=fire.nominal
+                                        spec.params, now=fire.nominal, tz=local
                                     ),
                                     priority=definition.priority,
                                     max_attempts=definition.retry.max_attempts,
