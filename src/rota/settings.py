@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     service_account: str = Field(
         default="rota", description="Identity scheduled runs act as (`run_as`)."
     )
+    connections: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named SQL connections of data jobs (`[connections]` in rota.toml).",
+    )
+    data_folders: list[Path] = Field(
+        default_factory=lambda: [Path("data")],
+        description="Folders data jobs may read and write files in (`[data] folders`).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `rota up` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `rota up` listens on.")
 
@@ -63,6 +71,11 @@ class Settings(BaseSettings):
 
         zone(self.timezone, "timezone")
         return self
+
+    @property
+    def resolved_data_folders(self) -> list[Path]:
+        """Absolute data folders; relative ones are inside the project folder."""
+        return [(self.project / folder).resolve() for folder in self.data_folders]
 
     @property
     def resolved_database_url(self) -> str:
@@ -101,9 +114,16 @@ def _read_config(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("rota", {})
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError(CONFIG_FILE, f"not valid TOML: {exc}") from None
+    data = document.get("rota", {})
     if not isinstance(data, dict):
         raise InvalidInputError(CONFIG_FILE, "[rota] must be a table")
+    # Data jobs' tables: [connections] name = "url", and [data] folders = [...].
+    if "connections" in document:
+        data = {**data, "connections": document["connections"]}
+    extra = document.get("data", {})
+    if isinstance(extra, dict) and "folders" in extra:
+        data = {**data, "data_folders": extra["folders"]}
     return data

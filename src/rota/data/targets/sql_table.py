@@ -1,0 +1,251 @@
+"""A table on a named SQL connection as the target of insert, update, upsert and delete.
+
+Names are never trusted: the table and every mapped column must exist in the database's own
+schema (introspected before anything runs), and statements are built from the reflected
+``Table``, so names are quoted by SQLAlchemy and values are always bound parameters.
+
+A chunk is applied in one short transaction: existing rows for the chunk's keys are read once,
+each record is classified (``inserted``, ``updated`` with its changed fields, ``unchanged``,
+``deleted``, ``skipped``), then written with ``executemany``. When the batch write fails (a
+constraint), the chunk is replayed record by record under savepoints so that only the bad
+records fail, each with the database's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rota.model.errors import InvalidInputError
+
+
+class Action(StrEnum):
+    INSERT = "insert"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A mapped record: its source row number and the target column values."""
+
+    number: int
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Result:
+    number: int
+    key: str
+    action: str
+    """``inserted``, ``updated``, ``unchanged``, ``deleted``, ``skipped`` or ``failed``."""
+    error: str | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """``updated``: column -> (before, after), for dry runs and the record log."""
+
+
+class SqlTarget:
+    def __init__(
+        self,
+        engine: Engine,
+        table: str,
+        columns: Sequence[str],
+        match: Sequence[str],
+        action: Action,
+    ) -> None:
+        self.engine = engine
+        self.action = action
+        self.match = list(match)
+        self.table = _reflect(engine, table)
+        known = {c.name for c in self.table.columns}
+        for name in columns:
+            if name not in known:
+                raise InvalidInputError(
+                    f"mapping.{name}", f"table {table!r} has no column {name!r}"
+                )
+        for name in self.match:
+            if name not in known:
+                raise InvalidInputError("match", f"table {table!r} has no column {name!r}")
+            if name not in columns:
+                raise InvalidInputError("match", f"{name!r} must be a mapped column")
+        if action is not Action.INSERT and not self.match:
+            raise InvalidInputError("match", f"{action.value} needs match keys")
+        self.columns = list(columns)
+
+    def key_of(self, record: Record) -> str:
+        return "|".join(str(record.values.get(k)) for k in self.match) or str(record.number)
+
+    def apply(self, records: Sequence[Record], *, dry_run: bool = False) -> list[Result]:
+        """Apply one chunk; with ``dry_run`` everything happens and is rolled back."""
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                results = self._apply_in(conn, records)
+            except Exception:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+        return results
+
+    def _apply_in(self, conn: Connection, records: Sequence[Record]) -> list[Result]:
+        existing = self._existing(conn, records) if self.match else {}
+        results: list[Result] = []
+        inserts: list[tuple[Record, Result]] = []
+        updates: list[tuple[Record, Result]] = []
+        deletes: list[tuple[Record, Result]] = []
+        for record in records:
+            key = self.key_of(record)
+            result = Result(record.number, key, "skipped")
+            results.append(result)
+            if self.match and any(record.values.get(k) is None for k in self.match):
+                result.action, result.error = "failed", "a match key is empty"
+                continue
+            before = existing.get(self._key_tuple(record))
+            if self.action is Action.DELETE:
+                if before is not None:
+                    result.action = "deleted"
+                    deletes.append((record, result))
+                continue
+            if before is None:
+                if self.action is Action.UPDATE:
+                    continue  # nothing to update: skipped
+                result.action = "inserted"
+                inserts.append((record, result))
+                continue
+            if self.action is Action.INSERT:
+                result.action, result.error = "failed", "a record with this key already exists"
+                continue
+            changes = {
+                c: (before.get(c), record.values[c])
+                for c in self.columns
+                if c not in self.match and not _same(before.get(c), record.values[c])
+            }
+            result.action = "updated" if changes else "unchanged"
+            result.changes = changes
+            if changes:
+                updates.append((record, result))
+        self._write(conn, sa.insert(self.table), inserts, self._insert_params)
+        self._write(conn, self._update_statement(), updates, self._update_params)
+        self._write(conn, self._delete_statement(), deletes, self._key_params)
+        return results
+
+    # -- statements ------------------------------------------------------------------------
+
+    def _key_tuple(self, record: Record) -> tuple[Any, ...]:
+        return tuple(_comparable(record.values.get(k)) for k in self.match)
+
+    def _existing(
+        self, conn: Connection, records: Sequence[Record]
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        keys = {
+            self._key_tuple(r)
+            for r in records
+            if all(r.values.get(k) is not None for k in self.match)
+        }
+        if not keys:
+            return {}
+        wanted = [self.table.c[c] for c in self.columns]
+        key_columns = [self.table.c[k] for k in self.match]
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        batch = sorted(keys, key=repr)
+        for start in range(0, len(batch), 500):
+            part = batch[start : start + 500]
+            if len(key_columns) == 1:
+                condition = key_columns[0].in_([k[0] for k in part])
+            else:
+                condition = sa.tuple_(*key_columns).in_(part)
+            for row in conn.execute(sa.select(*wanted).where(condition)).mappings():
+                found[tuple(_comparable(row[k]) for k in self.match)] = dict(row)
+        return found
+
+    def _update_statement(self) -> sa.Update:
+        statement = sa.update(self.table)
+        for k in self.match:
+            statement = statement.where(self.table.c[k] == sa.bindparam(f"k_{k}"))
+        return statement.values(
+            {c: sa.bindparam(f"v_{c}") for c in self.columns if c not in self.match}
+        )
+
+    def _delete_statement(self) -> sa.Delete:
+        statement = sa.delete(self.table)
+        for k in self.match:
+            statement = statement.where(self.table.c[k] == sa.bindparam(f"k_{k}"))
+        return statement
+
+    def _insert_params(self, record: Record) -> dict[str, Any]:
+        return {c: record.values[c] for c in self.columns}
+
+    def _update_params(self, record: Record) -> dict[str, Any]:
+        params = self._key_params(record)
+        params.update({f"v_{c}": record.values[c] for c in self.columns if c not in self.match})
+        return params
+
+    def _key_params(self, record: Record) -> dict[str, Any]:
+        return {f"k_{k}": record.values[k] for k in self.match}
+
+    def _write(
+        self,
+        conn: Connection,
+        statement: sa.Executable,
+        items: list[tuple[Record, Result]],
+        params: Any,
+    ) -> None:
+        """``executemany``; on failure, one savepoint per record finds the bad ones."""
+        if not items:
+            return
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(statement, [params(record) for record, _ in items])
+            savepoint.commit()
+            return
+        except sa.exc.DBAPIError:
+            savepoint.rollback()
+        for record, result in items:
+            one = conn.begin_nested()
+            try:
+                conn.execute(statement, params(record))
+                one.commit()
+            except sa.exc.DBAPIError as exc:
+                one.rollback()
+                result.action, result.error = "failed", _reason(exc)
+                result.changes = {}
+
+
+def _reflect(engine: Engine, name: str) -> sa.Table:
+    inspector = sa.inspect(engine)
+    schema, _, table = name.rpartition(".")
+    if table not in inspector.get_table_names(schema=schema or None):
+        raise InvalidInputError("target.table", f"no table {name!r} in the target database")
+    return sa.Table(table, sa.MetaData(), schema=schema or None, autoload_with=engine)
+
+
+def _comparable(value: Any) -> Any:
+    """Numbers compare by value across drivers (``1``, ``1.0`` and ``Decimal('1')`` are one
+    key); text stays text (``'007'`` is not ``7``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    as_float = float(value)
+    return int(as_float) if as_float.is_integer() else as_float
+
+
+def _same(before: Any, after: Any) -> bool:
+    if before is None or after is None:
+        return before is after
+    if before == after:
+        return True
+    return bool(_comparable(before) == _comparable(after))
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    text = str(exc.orig).strip().splitlines()
+    return text[0] if text else type(exc.orig).__name__
