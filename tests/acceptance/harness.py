@@ -32,7 +32,15 @@ from rota.store import Store, open_store
 
 ROTA = Path(sys.executable).parent / "rota"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_JOBS = {"archive.rebuild", "cleanup.nightly", "health.ping", "rates.import", "reports.send"}
+EXAMPLE_JOBS = {
+    "archive.rebuild",
+    "cleanup.nightly",
+    "crm.setup",
+    "health.ping",
+    "members.import",
+    "rates.import",
+    "reports.send",
+}
 
 TIMINGS = {
     "ROTA_HEARTBEAT_SECONDS": "0.5",

@@ -40,6 +40,9 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, object]:
     "--wait", is_flag=True, help="Follow the run to its end; exit code says how it ended."
 )
 @click.option("--yes", is_flag=True, help="Confirm a destructive job.")
+@click.option(
+    "--dry-run", is_flag=True, help="Data jobs: preview the first records, change nothing."
+)
 @click.option("--priority", type=int, help="Override the job's priority.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run as JSON (with --wait, the finished run)."
@@ -52,6 +55,7 @@ def run(
     params: tuple[str, ...],
     wait: bool,
     yes: bool,
+    dry_run: bool,
     priority: int | None,
     as_json: bool,
 ) -> None:
@@ -64,6 +68,7 @@ def run(
         actor=app.actor,
         confirm=yes,
         priority=priority,
+        dry_run=dry_run,
     )
     if not wait:
         if as_json:

@@ -19,6 +19,16 @@ from rota.model.errors import DefinitionError, InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
 from rota.model.params import ParamSchema, declare_param
 
+DATA_FIELDS = (
+    "source",
+    "target",
+    "action",
+    "match",
+    "mapping",
+    "duplicates",
+    "stop_after_failures",
+    "chunk_size",
+)
 PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ANY_BRACE = re.compile(r"[{}]")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -57,7 +67,7 @@ class EnvModel(_Strict):
 
 class JobModel(_Strict):
     id: str
-    kind: Literal["shell", "http"]
+    kind: Literal["shell", "http", "data"]
     name: str = ""
     description: str = ""
     owner: str = ""
@@ -88,6 +98,15 @@ class JobModel(_Strict):
     body: str | None = None
     json_body: Any = Field(default=None, alias="json")
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+    # data
+    source: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None
+    action: str | None = None
+    match: list[str] | str | None = None
+    mapping: dict[str, Any] | None = None
+    duplicates: str | None = None
+    stop_after_failures: int | None = None
+    chunk_size: int | None = None
 
     @field_validator("command", mode="before")
     @classmethod
@@ -120,10 +139,12 @@ def parse_definitions(text: str, source: str) -> list[JobDefinition]:
             raise DefinitionError(
                 source, where.rstrip(".") or "document", "must be a mapping of job fields"
             )
-        if item.get("kind") not in ("shell", "http") and "kind" in item:
+        if item.get("kind") not in ("shell", "http", "data") and "kind" in item:
             # Other kinds (data, process) arrive with later features; say so clearly.
             raise DefinitionError(
-                source, f"{where}kind", f"{item['kind']!r} is not a YAML job kind (shell, http)"
+                source,
+                f"{where}kind",
+                f"{item['kind']!r} is not a YAML job kind (shell, http, data)",
             )
         try:
             model = JobModel.model_validate(item)
@@ -150,6 +171,7 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         )
     )
     names = {s.name for s in params.specs}
+    _check_kind_fields(model)
     spec: dict[str, Any]
     if model.kind == "shell":
         if not model.command:
@@ -161,6 +183,25 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             "env": (model.env or EnvModel()).model_dump(),
             "cwd": model.cwd,
         }
+    elif model.kind == "data":
+        from rota.data.spec import data_spec
+
+        raw = {key: getattr(model, key) for key in DATA_FIELDS if getattr(model, key) is not None}
+        spec = data_spec(raw)
+        if "dry_run" not in names:
+            params = ParamSchema(
+                (
+                    *params.specs,
+                    declare_param(
+                        "dry_run",
+                        {
+                            "type": "bool",
+                            "default": False,
+                            "description": "Preview the first records, change nothing.",
+                        },
+                    ),
+                )
+            )
     else:
         if not model.url:
             raise InvalidInputError("url", "an http job needs url")
@@ -213,6 +254,24 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         spec=spec,
         source=source,
     )
+
+
+KIND_FIELDS = {
+    "shell": ("command", "env", "cwd"),
+    "http": ("url", "body", "json_body"),
+    "data": DATA_FIELDS,
+}
+
+
+def _check_kind_fields(model: JobModel) -> None:
+    """A field of another kind is a mistake (a ``source:`` on a shell job does nothing)."""
+    for kind, fields in KIND_FIELDS.items():
+        if kind == model.kind:
+            continue
+        for name in fields:
+            if getattr(model, name) is not None:
+                shown = "json" if name == "json_body" else name
+                raise InvalidInputError(shown, f"is not a field of a {model.kind} job")
 
 
 def _seconds(field: str, value: float | str | None) -> float | None:

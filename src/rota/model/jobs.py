@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     PYTHON = "python"
     SHELL = "shell"
     HTTP = "http"
+    DATA = "data"
 
 
 @dataclass(frozen=True, kw_only=True)

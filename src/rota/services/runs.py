@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from rota.model.errors import ConflictError, InvalidInputError
+from rota.model.jobs import JobKind
 from rota.model.runs import NewRun, Run, Trigger, utcnow
 from rota.model.status import RunStatus
 from rota.store.base import RunFilter, Store
@@ -26,11 +27,20 @@ def start_run(
     priority: int | None = None,
     retry_of: int | None = None,
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> Run:
-    """Validate and enqueue one run. Bad input raises and enqueues nothing."""
+    """Validate and enqueue one run. Bad input raises and enqueues nothing.
+
+    ``dry_run`` (data jobs) previews the first records in a transaction that is rolled back:
+    it changes nothing, so even a destructive job needs no confirmation for it."""
     now = now or utcnow()
     stored = store.get_job(job_id)
     definition = stored.definition
+    if dry_run:
+        if definition.kind is not JobKind.DATA:
+            raise InvalidInputError("dry_run", f"job {job_id!r} is not a data job: no dry run")
+        params = {**params, "dry_run": True}
+        confirm = True
     if stored.removed:
         raise ConflictError(f"job {job_id!r} is no longer defined in the project")
     if not definition.active:

@@ -48,6 +48,7 @@ BACKLOG_CHUNK = 10_000
 """Nominal times one schedule accounts for per pass; a longer backlog takes several passes."""
 UNFINISHED = (RunStatus.PENDING.value, RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 _TICK = timedelta(microseconds=1)
+IN_BATCH = 10_000
 
 
 def spec_fingerprint(spec: ScheduleSpec) -> str:
@@ -112,25 +113,37 @@ class SqlScheduleOps:
         now: datetime,
     ) -> None:
         s = t.schedules
-        jobs = {d.id for d in definitions}
-        existing = {
-            row.id: row
-            for row in conn.execute(
-                sa.select(s).where(
-                    s.c.job_id.in_(jobs | set(removed_jobs)), s.c.origin == DEFINITION
-                )
-            )
-        }
+        jobs = sorted({d.id for d in definitions} | set(removed_jobs))
+        existing: dict[str, Any] = {}
+        for start in range(0, len(jobs), IN_BATCH):  # PostgreSQL takes at most 65,535 binds
+            part = jobs[start : start + IN_BATCH]
+            query = sa.select(s).where(s.c.job_id.in_(part))
+            existing.update({row.id: row for row in conn.execute(query)})
         wanted: set[str] = set()
+        inserts: list[dict[str, Any]] = []
         for definition in definitions:
             for spec in definition.schedules:
                 wanted.add(spec.id)
-                self._upsert_schedule(conn, definition.id, definition.tenant, spec, DEFINITION, now)
-        gone = [sid for sid in existing if sid not in wanted and not existing[sid].removed]
-        if gone:
+                values = self._schedule_values(
+                    existing.get(spec.id), definition.id, definition.tenant, spec, DEFINITION, now
+                )
+                if values is None:
+                    continue
+                if spec.id in existing:
+                    conn.execute(sa.update(s).where(s.c.id == spec.id).values(**values))
+                else:
+                    inserts.append({"id": spec.id, "created_at": now, **values})
+        if inserts:  # one statement for a project's new schedules, not one per schedule
+            conn.execute(sa.insert(s), inserts)
+        gone = [
+            sid
+            for sid, row in existing.items()
+            if sid not in wanted and not row.removed and row.origin == DEFINITION
+        ]
+        for start in range(0, len(gone), IN_BATCH):
             conn.execute(
                 sa.update(s)
-                .where(s.c.id.in_(gone))
+                .where(s.c.id.in_(gone[start : start + IN_BATCH]))
                 .values(removed=True, next_fire_at=None, updated_at=now)
             )
         self._schedule_wakeup.set()
@@ -146,6 +159,19 @@ class SqlScheduleOps:
     ) -> None:
         s = t.schedules
         row = conn.execute(sa.select(s).where(s.c.id == spec.id)).first()
+        values = self._schedule_values(row, job_id, tenant, spec, origin, now)
+        if values is None:
+            return
+        if row is None:
+            conn.execute(sa.insert(s).values(id=spec.id, created_at=now, **values))
+        else:
+            conn.execute(sa.update(s).where(s.c.id == spec.id).values(**values))
+
+    @staticmethod
+    def _schedule_values(
+        row: Any, job_id: str, tenant: str, spec: ScheduleSpec, origin: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """The columns to write for ``spec``, or None when the stored row is already it."""
         fingerprint = spec_fingerprint(spec)
         if (
             row is not None
@@ -154,7 +180,7 @@ class SqlScheduleOps:
             and row.job_id == job_id
             and row.next_fire_at is not None
         ):
-            return
+            return None
         compiled = compiled_for(spec)
         values: dict[str, Any] = {
             "job_id": job_id,
@@ -167,10 +193,7 @@ class SqlScheduleOps:
             "updated_at": now,
             "next_fire_at": resumed_fire(compiled, now, row.last_nominal if row else None),
         }
-        if row is None:
-            conn.execute(sa.insert(s).values(id=spec.id, created_at=now, **values))
-        else:
-            conn.execute(sa.update(s).where(s.c.id == spec.id).values(**values))
+        return values
 
     def list_schedules(
         self, *, job: str | None = None, include_removed: bool = False

@@ -80,7 +80,10 @@ class SqlTarget:
         self.columns = list(columns)
 
     def key_of(self, record: Record) -> str:
-        return "|".join(str(record.values.get(k)) for k in self.match) or str(record.number)
+        """How record results name a record: ``member_no=1042`` (its row number without keys)."""
+        if not self.match:
+            return f"row {record.number}"
+        return ", ".join(f"{k}={record.values.get(k)}" for k in self.match)
 
     def apply(self, records: Sequence[Record], *, dry_run: bool = False) -> list[Result]:
         """Apply one chunk; with ``dry_run`` everything happens and is rolled back."""

@@ -17,6 +17,10 @@ def executor_for(kind: JobKind, project: Path) -> Executor:
         from rota.jobs.executors.shell import ShellExecutor
 
         return ShellExecutor()
+    if kind is JobKind.DATA:
+        from rota.jobs.executors.data import DataExecutor
+
+        return DataExecutor(project)
     from rota.jobs.executors.http import HttpExecutor
 
     return HttpExecutor()

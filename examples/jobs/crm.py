@@ -1,0 +1,27 @@
+"""Create the example CRM database the data jobs write to (run it once: ``rota run crm.setup``).
+
+In a real project the target database already exists; data jobs never create tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from rota import RunContext, job
+
+CRM = Path(__file__).resolve().parent.parent / ".rota" / "crm.db"
+
+
+@job(id="crm.setup", name="Create the example CRM tables", owner="platform", idempotent=True)
+def setup(ctx: RunContext) -> dict[str, str]:
+    """Create the members table of the example CRM database if it is missing."""
+    CRM.parent.mkdir(exist_ok=True)
+    with sqlite3.connect(CRM) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS members ("
+            " member_no INTEGER PRIMARY KEY, email TEXT NOT NULL, joined DATE,"
+            " country TEXT, status TEXT)"
+        )
+    ctx.log.info("members table ready in %s", CRM)
+    return {"database": str(CRM)}

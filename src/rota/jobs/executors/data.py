@@ -1,0 +1,188 @@
+"""Data jobs: read the source in chunks, map each record, apply the action to the target, and
+report a record result for every record.
+
+Runs in the worker's slot thread (it is Rota's own code, not the administrator's), checks for
+cancel and hard stops between chunks, and keeps memory bounded by the chunk size (plus one
+entry per key when duplicate keys are rejected). A record that cannot be read, mapped or
+written fails alone; the run ends ``partial`` or ``failed`` from the counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from rota.data.connections import open_engine
+from rota.data.mapping import parse_mapping
+from rota.data.records import RecordError, SourceError, SourceRow
+from rota.data.sources import open_source
+from rota.data.spec import DEFAULT_DRY_RUN_LIMIT
+from rota.data.targets.sql_table import Action, Record, SqlTarget
+from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
+from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
+from rota.settings import Settings, load_settings
+
+DRY_RUN = "dry_run"
+WOULD = {"inserted": "insert", "updated": "update", "deleted": "delete", "skipped": "skip"}
+WOULD["unchanged"] = "leave unchanged"
+
+
+class DataExecutor(Executor):
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self._engines: dict[str, Engine] = {}
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    def _engine(self, settings: Settings, name: str) -> Engine:
+        url = settings.connections.get(name)
+        if url is None:
+            known = ", ".join(sorted(settings.connections)) or "none"
+            raise JobFailed(
+                f"target.connection: no connection {name!r} in rota.toml (known: {known})",
+                retryable=False,
+            )
+        key = f"{name}={url}"
+        if key not in self._engines:
+            self._engines[key] = open_engine(url, self.project, f"connections.{name}")
+        return self._engines[key]
+
+    def execute(self, attempt: Attempt, reporter: Reporter, control: RunControl) -> Any:
+        spec = attempt.definition.spec
+        settings = load_settings(self.project)
+        dry_run = bool(attempt.params.get(DRY_RUN, False))
+        try:
+            mapping = parse_mapping(_dict(spec["mapping"]))
+            source = open_source(_dict(spec["source"]), settings.resolved_data_folders)
+        except (InvalidInputError, SourceError) as exc:
+            raise JobFailed(str(exc), retryable=False) from None
+        try:
+            mapping.check_fields(source.fields)
+            target_spec = _dict(spec["target"])
+            target = SqlTarget(
+                self._engine(settings, str(target_spec["connection"])),
+                str(target_spec["table"]),
+                list(_dict(spec["mapping"])),
+                [str(k) for k in _list(spec["match"])],
+                Action(str(spec["action"])),
+            )
+            total = source.total()
+            reporter.progress(
+                0, min(total, DEFAULT_DRY_RUN_LIMIT) if dry_run and total else total, None
+            )
+            counts = self._run(attempt, reporter, control, source.rows(), mapping, target, dry_run)
+        except InvalidInputError as exc:
+            raise JobFailed(str(exc), retryable=False) from None
+        except SourceError as exc:
+            raise JobFailed(f"source: {exc}", retryable=False) from None
+        finally:
+            source.close()
+        return {"dry_run": dry_run, **counts}
+
+    def _run(
+        self,
+        attempt: Attempt,
+        reporter: Reporter,
+        control: RunControl,
+        rows: Iterator[SourceRow],
+        mapping: Any,
+        target: SqlTarget,
+        dry_run: bool,
+    ) -> dict[str, int]:
+        spec = attempt.definition.spec
+        chunk_size = DEFAULT_DRY_RUN_LIMIT if dry_run else int(str(spec.get("chunk_size", 5000)))
+        stop_after = spec.get("stop_after_failures")
+        reject_duplicates = spec.get("duplicates", "reject") == "reject"
+        seen: dict[str, int] = {}
+        counts = {"records": 0, "failed": 0}
+        would: dict[str, int] = {}
+        chunk: dict[str, Record] = {}
+
+        def fail(key: str, reason: str) -> None:
+            counts["failed"] += 1
+            reporter.record(key, "failed", reason)
+
+        def flush() -> None:
+            if not chunk:
+                return
+            for result in target.apply(list(chunk.values()), dry_run=dry_run):
+                if result.action == "failed":
+                    fail(result.key, f"row {result.number}: {result.error}")
+                elif dry_run:
+                    # Nothing changed: the record is skipped; what would happen is logged.
+                    would[result.action] = would.get(result.action, 0) + 1
+                    reporter.record(result.key, "skipped", None)
+                    changed = ", ".join(
+                        f"{c}: {b!r} -> {a!r}" for c, (b, a) in result.changes.items()
+                    )
+                    verb = WOULD.get(result.action, result.action)
+                    reporter.log(
+                        "info",
+                        f"would {verb} {result.key}" + (f": {changed}" if changed else ""),
+                    )
+                else:
+                    reporter.record(result.key, result.action, None)
+            chunk.clear()
+            reporter.progress(counts["records"], None, None)
+
+        for row in rows:
+            if dry_run and counts["records"] >= DEFAULT_DRY_RUN_LIMIT:
+                break
+            counts["records"] += 1
+            if row.values is None:
+                fail(f"row {row.number}", row.error or "unreadable row")
+            else:
+                try:
+                    record = Record(row.number, mapping.apply(row.values))
+                except RecordError as exc:
+                    fail(f"row {row.number}", f"row {row.number}: {exc.field}: {exc.reason}")
+                else:
+                    key = target.key_of(record)
+                    first = seen.get(key) if reject_duplicates else None
+                    if first is not None:
+                        fail(key, f"row {row.number}: duplicate key, also in row {first}")
+                    else:
+                        if reject_duplicates and target.match:
+                            seen[key] = row.number
+                        earlier = chunk.pop(key, None)
+                        if earlier is not None:  # last wins: the earlier row is superseded
+                            reporter.record(key, "skipped", None)
+                            reporter.log(
+                                "info",
+                                f"row {earlier.number} superseded by row {row.number} ({key})",
+                            )
+                        chunk[key] = record
+            if isinstance(stop_after, int) and counts["failed"] >= stop_after:
+                flush()
+                raise JobFailed(f"stopped after {counts['failed']} failed records", retryable=False)
+            if len(chunk) >= chunk_size:
+                flush()
+                _check(control)
+        flush()
+        if dry_run:
+            counts.update({f"would_{k}": v for k, v in would.items()})
+        return counts
+
+
+def _check(control: RunControl) -> None:
+    reason = control.stop_reason()
+    if reason is not None:
+        raise HardStop(reason)
+    if control.cancel_requested:
+        raise RunCancelled("canceled between chunks")
+
+
+def _dict(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInputError("spec", "a data job's spec is damaged; sync the project again")
+    return value
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
