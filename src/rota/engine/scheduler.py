@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rota.model.errors import StoreUnavailableError
 from rota.model.runs import utcnow
@@ -27,6 +27,10 @@ log = logging.getLogger("rota.scheduler")
 
 BATCH = 100
 """Due schedules per transaction: short write locks, and other schedulers take the rest."""
+LOOKAHEAD_SECONDS = 0.05
+"""Fire this much ahead of the nominal time: the run is created early with ``due_at`` = the
+nominal time and the idle worker, sleeping until the next due time, claims it on the dot.
+Creating it at the nominal time would add a commit to every start."""
 IDLE_RECHECK_SECONDS = 1.0
 """Longest sleep between looks at the next fire time (changes made by other processes)."""
 ALERTING = frozenset(
@@ -90,19 +94,21 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = utcnow,
         alert_hooks: list[AlertHook] | None = None,
+        lookahead: float = LOOKAHEAD_SECONDS,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.alert_hooks: list[AlertHook] = [log_alert] if alert_hooks is None else alert_hooks
         self.id = f"{socket.gethostname()}:{os.getpid()}:scheduler"
+        self.lookahead = timedelta(seconds=lookahead)
         self._stop = threading.Event()
 
     def tick(self) -> list[FireReport]:
         """Fire everything due now, in batches, until nothing is due."""
         reports: list[FireReport] = []
         while not self._stop.is_set():
-            now = self.clock()
+            now = self.clock() + self.lookahead
             batch = self.store.fire_due_schedules(
                 now, limit=BATCH, service_account=self.settings.service_account
             )
@@ -142,7 +148,8 @@ class Scheduler:
                 continue
             delay = IDLE_RECHECK_SECONDS
             if upcoming is not None:
-                delay = min(delay, max(0.0, (upcoming - self.clock()).total_seconds()))
+                ahead = upcoming - self.lookahead - self.clock()
+                delay = min(delay, max(0.0, ahead.total_seconds()))
             if delay > 0:
                 self.store.wait_for_schedule_change(delay)
 

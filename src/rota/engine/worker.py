@@ -145,7 +145,20 @@ class Worker:
             if stopping and idle and self._outcomes.empty():
                 return
             if not claims and not outcomes:
-                self._wake.wait(self.settings.poll_seconds)
+                self._wake.wait(self._idle_wait(free))
+
+    def _idle_wait(self, free: int) -> float:
+        """Sleep until the next queued run is due, at most one poll interval."""
+        wait = self.settings.poll_seconds
+        if free < 1:
+            return wait
+        try:
+            due = self.store.next_due_time()
+        except RotaError:
+            return wait
+        if due is not None:
+            wait = min(wait, max(0.001, (due - self._clock()).total_seconds()))
+        return wait
 
     def _write_outcomes(self, outcomes: list[Outcome], *, claim: int) -> list[Claim]:
         """Write ``outcomes`` and claim up to ``claim`` runs; on a store error keep the

@@ -168,6 +168,11 @@ class Store(ABC):
     @abstractmethod
     def count_runs(self, *, status: RunStatus | None = None) -> int: ...
 
+    @abstractmethod
+    def next_due_time(self) -> datetime | None:
+        """The earliest ``due_at`` of a queued run: an idle worker sleeps until then, so a run
+        queued ahead of its time (a retry, a scheduled fire) starts on time, not a poll later."""
+
     # -- runs: the engine's operations -----------------------------------------------------
 
     @abstractmethod

@@ -282,6 +282,12 @@ class SqlStore(SqlScheduleOps, Store):
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def next_due_time(self) -> datetime | None:
+        query = sa.select(sa.func.min(t.runs.c.due_at)).where(t.runs.c.status == QUEUED)
+        with self._read() as conn:
+            value: datetime | None = conn.execute(query).scalar()
+        return value
+
     def _require_run(self, conn: Connection, run_id: int) -> None:
         if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
             raise NotFoundError("run", run_id)
