@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.contract.conftest import Ops
+
 from rota.model.runs import NewRun, Trigger
 from rota.store import Store
-from tests.contract.conftest import Ops
 
 
 def request(ops: Ops, due_in: float) -> NewRun:
