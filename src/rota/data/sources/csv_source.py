@@ -29,9 +29,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from rota.data.records import SourceError, SourceRow
+from rota.data.sources.streamed import StreamedSource
 from rota.model.errors import InvalidInputError
 
 _ESCAPE = "rota-data-escape"
@@ -84,7 +84,7 @@ class _Lines:
         return line
 
 
-class CsvSource:
+class CsvSource(StreamedSource):
     """A CSV file read once, front to back. ``total()`` is ``None``: counting lines would not
     count records (quoted newlines, blank lines) and a right count needs a full parse."""
 
@@ -119,7 +119,6 @@ class CsvSource:
         self._reader = csv.reader(
             self._lines, delimiter=delimiter, quotechar=quotechar, strict=True
         )
-        self._started = False
         try:
             for _ in range(skip_rows):
                 if next(self._lines, None) is None:
@@ -130,33 +129,8 @@ class CsvSource:
             raise
         self._origin = "the header has" if header else "source.columns names"
 
-    @property
-    def fields(self) -> list[str]:
-        return list(self._fields)
-
-    def total(self) -> int | None:
-        return None
-
-    def rows(self) -> Iterator[SourceRow]:
-        """The records, once: the file is streamed, so a second call is a programming error."""
-        if self._started:
-            raise RuntimeError("CsvSource.rows() reads the file once")
-        self._started = True
-        return self._rows()
-
     def close(self) -> None:
         self._text.close()
-
-    def __enter__(self) -> CsvSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _read_header(self) -> list[str]:
         while True:

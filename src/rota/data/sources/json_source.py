@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rota.data.records import SourceError, SourceRow
+from rota.data.sources.streamed import StreamedSource
 
 PEEK = 100
 """How many leading objects ``fields`` looks at."""
@@ -138,7 +139,7 @@ class JsonSource:
         return current
 
 
-class NdjsonSource:
+class NdjsonSource(StreamedSource):
     """One JSON object per line (JSON Lines), streamed. A bad line fails its row; blank lines
     are no records. ``total()`` is ``None``: only reading the whole file could count them."""
 
@@ -147,7 +148,6 @@ class NdjsonSource:
         self._file = _open(path)
         self._line = 0
         self._number = 0
-        self._started = False
         try:
             self._peeked: deque[SourceRow] = deque()
             while len(self._peeked) < PEEK and (row := self._next()) is not None:
@@ -156,20 +156,6 @@ class NdjsonSource:
             self._file.close()
             raise
         self._fields = _field_names(row.values for row in self._peeked)
-
-    @property
-    def fields(self) -> list[str]:
-        return list(self._fields)
-
-    def total(self) -> int | None:
-        return None
-
-    def rows(self) -> Iterator[SourceRow]:
-        """The records, once: the file is streamed, so a second call is a programming error."""
-        if self._started:
-            raise RuntimeError("NdjsonSource.rows() reads the file once")
-        self._started = True
-        return self._rows()
 
     def close(self) -> None:
         self._file.close()

@@ -20,13 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import openpyxl  # type: ignore[import-untyped, unused-ignore]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped, unused-ignore]
 
 from rota.data.records import SourceError, SourceRow
+from rota.data.sources.streamed import StreamedSource
 
 # Quoted literals, [colour]/[$-locale] sections and escaped characters are not date parts.
 _LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
@@ -43,7 +43,7 @@ def _header_name(value: object) -> str:
     return str(value).strip() if value is not None else ""
 
 
-class XlsxSource:
+class XlsxSource(StreamedSource):
     """One sheet (by name, or 1-based index; the first by default) read from ``header_row``."""
 
     def __init__(self, path: Path, *, sheet: str | int | None = None, header_row: int = 1) -> None:
@@ -57,7 +57,6 @@ class XlsxSource:
             raise SourceError(f"{path}: is a folder, not a file") from None
         except Exception as exc:  # zip, XML and openpyxl's own errors: all mean "not readable"
             raise SourceError(f"{path}: not a readable .xlsx workbook: {exc}") from None
-        self._started = False
         try:
             self._sheet: Any = self._pick(sheet)
             max_row = self._sheet.max_row
@@ -69,33 +68,11 @@ class XlsxSource:
             self.close()
             raise
 
-    @property
-    def fields(self) -> list[str]:
-        return list(self._fields)
-
     def total(self) -> int | None:
         return self._total
 
-    def rows(self) -> Iterator[SourceRow]:
-        """The records, once: the sheet is streamed, so a second call is a programming error."""
-        if self._started:
-            raise RuntimeError("XlsxSource.rows() reads the sheet once")
-        self._started = True
-        return self._rows()
-
     def close(self) -> None:
         self._workbook.close()
-
-    def __enter__(self) -> XlsxSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _pick(self, sheet: str | int | None) -> Any:
         sheets = list(self._workbook.worksheets)
