@@ -31,6 +31,16 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading ``'``
+    (record keys and errors come from source files, which anyone may have written)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def status_text(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 

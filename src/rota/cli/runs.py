@@ -11,7 +11,15 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from rota.cli.errors import ExitCode, exit_code_for_status
 from rota.cli.main import App, handle_errors, pass_app
-from rota.cli.output import console, errors, print_json, run_summary, runs_table, status_text
+from rota.cli.output import (
+    console,
+    csv_safe,
+    errors,
+    print_json,
+    run_summary,
+    runs_table,
+    status_text,
+)
 from rota.model.errors import InvalidInputError
 from rota.model.runs import Run, Trigger
 from rota.model.status import RunStatus
@@ -244,7 +252,7 @@ def records(app: App, run_id: int, failed: bool, as_csv: bool, as_json: bool) ->
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["key", "action", "error", "attempt"])
         for r in found:
-            writer.writerow([r.key, r.action, r.error or "", r.attempt])
+            writer.writerow([csv_safe(r.key), r.action, csv_safe(r.error), r.attempt])
     else:
         for r in found:
             mark = f"[red]{r.action}[/] {r.error}" if r.error else f"[green]{r.action}[/]"
