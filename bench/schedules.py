@@ -50,9 +50,8 @@ DEFAULT_IDLE_SECONDS = 30.0
 DEFAULT_LATENESS_SECONDS = 60.0
 DEFAULT_PUT_SAMPLE = 5_000
 DEFAULT_SYNC_BATCH = 50_000
-"""Definitions per ``sync_jobs`` call. One call with more than 65,535 definitions fails on
-PostgreSQL: the store selects their schedules with one bind parameter per job, and the
-protocol allows 65,535 (found by this bench)."""
+"""Definitions per ``sync_jobs`` call: a project of this size would be synced in parts (each
+call is one transaction holding the write lock)."""
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL_VARIABLE = "ROTA_BENCH_POSTGRES_URL"
 POSTGRES_DATABASE = "rota_bench_schedules"
@@ -931,8 +930,7 @@ def notes(rows: list[Row], args: argparse.Namespace, month: int) -> list[str]:
         "rota sync_jobs: N shell job definitions (command `true`) with one cron(...) schedule "
         "each (cron() parses and checks the line), written by Store.sync_jobs as a project "
         f"sync writes them (one transaction per call), {args.sync_batch or args.schedules:,} "
-        "definitions per call (one call of more than 65,535 fails on PostgreSQL: one bind "
-        "parameter per job); the time includes building the definitions",
+        "definitions per call; the time includes building the definitions",
     ]
     if args.put_sample:
         lines.append(
