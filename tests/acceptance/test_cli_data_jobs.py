@@ -10,9 +10,9 @@ import sqlite3
 from tests.acceptance.harness import Rota
 
 FAILED_MEMBERS = {
-    "row 5": "row 5: joined: '31.02.2026' is not a date in format %d.%m.%Y",
-    "row 6": "row 6: status: 'retired' is not allowed (allowed: active, lapsed)",
-    "member_no=1002": "row 7: duplicate key, also in row 2",
+    ("row 5", "5"): "joined: '31.02.2026' is not a date in format %d.%m.%Y",
+    ("row 6", "6"): "status: 'retired' is not allowed (allowed: active, lapsed)",
+    ("member_no=1002", "7"): "duplicate key, also in row 2",
 }
 
 
@@ -35,7 +35,10 @@ def test_it_imports_members_partially_then_finds_them_unchanged(synced_rota: Rot
     assert run["data_changed"] is True
     failed = rota.ok("runs", "records", str(run["id"]), "--failed", "--csv").out
     rows = list(csv.reader(io.StringIO(failed)))
-    assert {key: error for key, _action, error, _attempt in rows[1:]} == FAILED_MEMBERS
+    assert rows[0] == ["key", "action", "error", "attempt", "row"]
+    assert {(key, row): error for key, _action, error, _attempt, row in rows[1:]} == FAILED_MEMBERS
+    records = rota.json("runs", "records", str(run["id"]))
+    assert sorted(r["row"] for r in records) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert members(rota)[0] == (1001, "ada.lovelace@example.org", "2025-12-10", "Germany", "active")
     assert [m[0] for m in members(rota)] == [1001, 1002, 1003, 1004, 1007]
 

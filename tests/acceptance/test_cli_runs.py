@@ -173,10 +173,10 @@ def test_it_imports_rates_partially_and_shows_which_records_failed_and_why(
 
     failed_csv = rota.ok("runs", "records", run_id, "--failed", "--csv").out
     rows = list(csv.reader(io.StringIO(failed_csv)))
-    assert rows[0] == ["key", "action", "error", "attempt"]
+    assert rows[0] == ["key", "action", "error", "attempt", "row"]
     assert len(rows) == 1 + 4
-    assert {key: error for key, _action, error, _attempt in rows[1:]} == FAILED_RATES
-    assert {attempt for *_, attempt in rows[1:]} == {"1"}
+    assert {key: error for key, _action, error, _attempt, _row in rows[1:]} == FAILED_RATES
+    assert {attempt for *_, attempt, _row in rows[1:]} == {"1"}
 
     records = rota.json("runs", "records", run_id)
     assert len(records) == 15

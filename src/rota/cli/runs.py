@@ -250,13 +250,15 @@ def records(app: App, run_id: int, failed: bool, as_csv: bool, as_json: bool) ->
         print_json([r.to_json() for r in found])
     elif as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["key", "action", "error", "attempt"])
+        writer.writerow(["key", "action", "error", "attempt", "row"])
         for r in found:
-            writer.writerow([csv_safe(r.key), r.action, csv_safe(r.error), r.attempt])
+            row = "" if r.row is None else r.row
+            writer.writerow([csv_safe(r.key), r.action, csv_safe(r.error), r.attempt, row])
     else:
         for r in found:
             mark = f"[red]{r.action}[/] {r.error}" if r.error else f"[green]{r.action}[/]"
-            console.print(f"{r.key}\t{mark}", highlight=False)
+            where = f"row {r.row}\t" if r.row is not None and not r.key.startswith("row ") else ""
+            console.print(f"{where}{r.key}\t{mark}", highlight=False)
         console.print(f"{len(found)} records", highlight=False)
 
 

@@ -56,9 +56,11 @@ class StoreReporter:
         with self._lock:
             self._activity.progress = Progress(done, total, message)
 
-    def record(self, key: str, action: str, error: str | None) -> None:
+    def record(self, key: str, action: str, error: str | None, row: int | None = None) -> None:
         with self._lock:
-            self._activity.records.append(RecordResult(key=key, action=action, error=error))
+            self._activity.records.append(
+                RecordResult(key=key, action=action, error=error, row=row)
+            )
         self._added()
 
     def info(self, values: dict[str, JsonValue]) -> None:

@@ -71,13 +71,15 @@ class RunContext:
         self._channel.send(("progress", int(done), None if total is None else int(total), message))
         self.check_cancelled()
 
-    def record(self, key: object, action: str, error: str | None = None) -> None:
+    def record(
+        self, key: object, action: str, error: str | None = None, row: int | None = None
+    ) -> None:
         """One record's outcome: ``inserted``, ``updated``, ``deleted``, ``unchanged``,
         ``skipped``, or any action with ``error`` (counts as failed). A cancellation point."""
         if error is None and action not in RECORD_ACTIONS:
             allowed = ", ".join(sorted(RECORD_ACTIONS))
             raise ValueError(f"record action {action!r} is not one of: {allowed} (or pass error=)")
-        self._channel.send(("record", str(key), action, None if error is None else str(error)))
+        self._channel.send(("record", str(key), action, None if error is None else str(error), row))
         self.check_cancelled()
 
     def save_info(self, info: Mapping[str, JsonValue] | None = None, **more: JsonValue) -> None:

@@ -257,6 +257,8 @@ class RecordResult:
     error: str | None = None
     attempt: int = 0
     seq: int = 0
+    row: int | None = None
+    """Where the record came from (a data job's source row), when the job says."""
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -264,6 +266,7 @@ class RecordResult:
             "action": self.action,
             "error": self.error,
             "attempt": self.attempt,
+            "row": self.row,
         }
 
 

@@ -180,6 +180,7 @@ run_records = sa.Table(
     sa.Column("key", sa.Text, nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("error", sa.Text),
+    sa.Column("row", sa.BigInteger),
     sa.Index("ix_run_records_run", "run_id", "id"),
 )
 

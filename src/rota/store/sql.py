@@ -362,7 +362,9 @@ class SqlStore(SqlScheduleOps, Store):
             self._require_run(conn, run_id)
             rows = conn.execute(query).all()
         return [
-            RecordResult(key=r.key, action=r.action, error=r.error, attempt=r.attempt, seq=r.id)
+            RecordResult(
+                key=r.key, action=r.action, error=r.error, attempt=r.attempt, seq=r.id, row=r.row
+            )
             for r in rows
         ]
 
@@ -536,6 +538,7 @@ class SqlStore(SqlScheduleOps, Store):
                         "key": rec.key,
                         "action": rec.action,
                         "error": rec.error,
+                        "row": rec.row,
                     }
                     for rec in activity.records
                 ],

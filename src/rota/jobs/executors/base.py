@@ -26,7 +26,8 @@ class Reporter(Protocol):
 
     def progress(self, done: int, total: int | None, message: str | None) -> None: ...
 
-    def record(self, key: str, action: str, error: str | None) -> None: ...
+    def record(self, key: str, action: str, error: str | None, row: int | None = None) -> None:
+        """One record's result; ``row`` is where it came from, when the job knows."""
 
     def info(self, values: dict[str, JsonValue]) -> None: ...
 

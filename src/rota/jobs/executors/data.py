@@ -104,20 +104,20 @@ class DataExecutor(Executor):
         would: dict[str, int] = {}
         chunk: dict[str, Record] = {}
 
-        def fail(key: str, reason: str) -> None:
+        def fail(key: str, reason: str, row: int) -> None:
             counts["failed"] += 1
-            reporter.record(key, "failed", reason)
+            reporter.record(key, "failed", reason, row)
 
         def flush() -> None:
             if not chunk:
                 return
             for result in target.apply(list(chunk.values()), dry_run=dry_run):
                 if result.action == "failed":
-                    fail(result.key, f"row {result.number}: {result.error}")
+                    fail(result.key, result.error or "failed", result.number)
                 elif dry_run:
                     # Nothing changed: the record is skipped; what would happen is logged.
                     would[result.action] = would.get(result.action, 0) + 1
-                    reporter.record(result.key, "skipped", None)
+                    reporter.record(result.key, "skipped", None, result.number)
                     changed = ", ".join(
                         f"{c}: {b!r} -> {a!r}" for c, (b, a) in result.changes.items()
                     )
@@ -127,7 +127,7 @@ class DataExecutor(Executor):
                         f"would {verb} {result.key}" + (f": {changed}" if changed else ""),
                     )
                 else:
-                    reporter.record(result.key, result.action, None)
+                    reporter.record(result.key, result.action, None, result.number)
             chunk.clear()
             reporter.progress(counts["records"], None, None)
 
@@ -136,23 +136,23 @@ class DataExecutor(Executor):
                 break
             counts["records"] += 1
             if row.values is None:
-                fail(f"row {row.number}", row.error or "unreadable row")
+                fail(f"row {row.number}", row.error or "unreadable row", row.number)
             else:
                 try:
                     record = Record(row.number, mapping.apply(row.values))
                 except RecordError as exc:
-                    fail(f"row {row.number}", f"row {row.number}: {exc.field}: {exc.reason}")
+                    fail(f"row {row.number}", f"{exc.field}: {exc.reason}", row.number)
                 else:
                     key = target.key_of(record)
                     first = seen.get(key) if reject_duplicates else None
                     if first is not None:
-                        fail(key, f"row {row.number}: duplicate key, also in row {first}")
+                        fail(key, f"duplicate key, also in row {first}", row.number)
                     else:
                         if reject_duplicates and target.match:
                             seen[key] = row.number
                         earlier = chunk.pop(key, None)
                         if earlier is not None:  # last wins: the earlier row is superseded
-                            reporter.record(key, "skipped", None)
+                            reporter.record(key, "skipped", None, earlier.number)
                             reporter.log(
                                 "info",
                                 f"row {earlier.number} superseded by row {row.number} ({key})",

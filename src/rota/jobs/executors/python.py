@@ -117,7 +117,7 @@ class PythonExecutor(Executor):
             elif kind == "progress":
                 reporter.progress(message[1], message[2], message[3])
             elif kind == "record":
-                reporter.record(message[1], message[2], message[3])
+                reporter.record(message[1], message[2], message[3], message[4])
             elif kind == "info":
                 reporter.info(message[1])
             elif kind == "external":
