@@ -65,8 +65,11 @@ COUNTER_NAMES = (
     "unchanged",
 )
 
-RECORD_ACTIONS = frozenset({"inserted", "updated", "deleted", "unchanged", "skipped", "failed"})
-"""Actions a record result may name; each bumps its counter, and ``processed``."""
+RECORD_ACTIONS = frozenset(
+    {"inserted", "updated", "deleted", "unchanged", "skipped", "exported", "failed"}
+)
+"""Actions a record result may name; each bumps ``processed`` and its counter if it has one
+(``exported``, a record written to an export file, counts as succeeded only)."""
 
 DATA_CHANGING_ACTIONS = frozenset({"inserted", "updated", "deleted"})
 
@@ -100,7 +103,7 @@ def counters_for(action: str, failed: bool) -> Counters:
         delta["failed"] = 1
     else:
         delta["succeeded"] = 1
-        if action in RECORD_ACTIONS and action != "failed":
+        if action in COUNTER_NAMES:
             delta[action] = 1
     return Counters(**delta)
 

@@ -19,7 +19,8 @@ from rota.data.connections import open_engine
 from rota.data.mapping import parse_mapping
 from rota.data.records import RecordError, SourceError, SourceRow
 from rota.data.sources import open_source
-from rota.data.spec import DEFAULT_DRY_RUN_LIMIT
+from rota.data.spec import DEFAULT_DRY_RUN_LIMIT, TRANSFER
+from rota.data.targets.files import FileTarget
 from rota.data.targets.sql_table import Action, Record, SqlTarget
 from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
 from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
@@ -64,19 +65,35 @@ class DataExecutor(Executor):
             raise JobFailed(str(exc), retryable=False) from None
         try:
             mapping.check_fields(source.fields)
+            columns = list(_dict(spec["mapping"]))
             target_spec = _dict(spec["target"])
-            target = SqlTarget(
-                self._engine(settings, str(target_spec["connection"])),
-                str(target_spec["table"]),
-                list(_dict(spec["mapping"])),
-                [str(k) for k in _list(spec["match"])],
-                Action(str(spec["action"])),
-            )
             total = source.total()
             reporter.progress(
                 0, min(total, DEFAULT_DRY_RUN_LIMIT) if dry_run and total else total, None
             )
-            counts = self._run(attempt, reporter, control, source.rows(), mapping, target, dry_run)
+            if spec["action"] == TRANSFER:
+                counts = self._export(
+                    attempt,
+                    reporter,
+                    control,
+                    source.rows(),
+                    mapping,
+                    target_spec,
+                    columns,
+                    settings,
+                    dry_run,
+                )
+            else:
+                target = SqlTarget(
+                    self._engine(settings, str(target_spec["connection"])),
+                    str(target_spec["table"]),
+                    columns,
+                    [str(k) for k in _list(spec["match"])],
+                    Action(str(spec["action"])),
+                )
+                counts = self._run(
+                    attempt, reporter, control, source.rows(), mapping, target, dry_run
+                )
         except InvalidInputError as exc:
             raise JobFailed(str(exc), retryable=False) from None
         except SourceError as exc:
@@ -84,6 +101,53 @@ class DataExecutor(Executor):
         finally:
             source.close()
         return {"dry_run": dry_run, **counts}
+
+    def _export(
+        self,
+        attempt: Attempt,
+        reporter: Reporter,
+        control: RunControl,
+        rows: Iterator[SourceRow],
+        mapping: Any,
+        target_spec: dict[str, Any],
+        columns: list[str],
+        settings: Settings,
+        dry_run: bool,
+    ) -> dict[str, int]:
+        """``transfer``: write the mapped records to a file that appears only when complete."""
+        target = FileTarget(target_spec, settings.resolved_data_folders, columns)
+        counts = {"records": 0, "failed": 0}
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        try:
+            limit = DEFAULT_DRY_RUN_LIMIT if dry_run else None
+            for number, values in _mapped(rows, mapping, reporter, counts, limit):
+                chunk.append((number, values))
+                if len(chunk) >= 1000:
+                    self._write_chunk(target, chunk, reporter, dry_run)
+                    _check(control)
+            self._write_chunk(target, chunk, reporter, dry_run)
+            if dry_run:
+                target.abort()
+                reporter.log("info", f"would write {target.count} records to {target.path.name}")
+            else:
+                path = target.commit()
+                reporter.info({"file": path.name, "exported": target.count})
+        except BaseException:
+            target.abort()
+            raise
+        return counts
+
+    @staticmethod
+    def _write_chunk(
+        target: FileTarget,
+        chunk: list[tuple[int, dict[str, Any]]],
+        reporter: Reporter,
+        dry_run: bool,
+    ) -> None:
+        target.write([values for _, values in chunk])
+        for number, _ in chunk:
+            reporter.record(f"row {number}", "skipped" if dry_run else "exported", None, number)
+        chunk.clear()
 
     def _run(
         self,
@@ -131,43 +195,67 @@ class DataExecutor(Executor):
             chunk.clear()
             reporter.progress(counts["records"], None, None)
 
-        for row in rows:
-            if dry_run and counts["records"] >= DEFAULT_DRY_RUN_LIMIT:
-                break
-            counts["records"] += 1
-            if row.values is None:
-                fail(f"row {row.number}", row.error or "unreadable row", row.number)
-            else:
-                try:
-                    record = Record(row.number, mapping.apply(row.values))
-                except RecordError as exc:
-                    fail(f"row {row.number}", f"{exc.field}: {exc.reason}", row.number)
-                else:
-                    key = target.key_of(record)
-                    first = seen.get(key) if reject_duplicates else None
-                    if first is not None:
-                        fail(key, f"duplicate key, also in row {first}", row.number)
-                    else:
-                        if reject_duplicates and target.match:
-                            seen[key] = row.number
-                        earlier = chunk.pop(key, None)
-                        if earlier is not None:  # last wins: the earlier row is superseded
-                            reporter.record(key, "skipped", None, earlier.number)
-                            reporter.log(
-                                "info",
-                                f"row {earlier.number} superseded by row {row.number} ({key})",
-                            )
-                        chunk[key] = record
-            if isinstance(stop_after, int) and counts["failed"] >= stop_after:
-                flush()
-                raise JobFailed(f"stopped after {counts['failed']} failed records", retryable=False)
-            if len(chunk) >= chunk_size:
-                flush()
-                _check(control)
+        limit = DEFAULT_DRY_RUN_LIMIT if dry_run else None
+        stop = stop_after if isinstance(stop_after, int) else None
+        try:
+            for number, values in _mapped(rows, mapping, reporter, counts, limit, stop):
+                record = Record(number, values)
+                key = target.key_of(record)
+                first = seen.get(key) if reject_duplicates else None
+                if first is not None:
+                    fail(key, f"duplicate key, also in row {first}", number)
+                    _stop_after(counts, stop)
+                    continue
+                if reject_duplicates and target.match:
+                    seen[key] = number
+                earlier = chunk.pop(key, None)
+                if earlier is not None:  # last wins: the earlier row is superseded
+                    reporter.record(key, "skipped", None, earlier.number)
+                    reporter.log("info", f"row {earlier.number} superseded by row {number} ({key})")
+                chunk[key] = record
+                if len(chunk) >= chunk_size:
+                    flush()
+                    _stop_after(counts, stop)
+                    _check(control)
+        except JobFailed:
+            flush()  # what was read before the limit was reached is still applied
+            raise
         flush()
         if dry_run:
             counts.update({f"would_{k}": v for k, v in would.items()})
         return counts
+
+
+def _mapped(
+    rows: Iterator[SourceRow],
+    mapping: Any,
+    reporter: Reporter,
+    counts: dict[str, int],
+    limit: int | None = None,
+    stop_after: int | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Mapped records with their row numbers, at most ``limit``; unreadable and unmappable
+    rows fail alone, and ``stop_after`` failures end the run."""
+    for row in rows:
+        if limit is not None and counts["records"] >= limit:
+            return
+        counts["records"] += 1
+        try:
+            if row.values is None:
+                raise RecordError(None, row.error or "unreadable row")
+            values = mapping.apply(row.values)
+        except RecordError as exc:
+            counts["failed"] += 1
+            reason = f"{exc.field}: {exc.reason}" if exc.field else exc.reason
+            reporter.record(f"row {row.number}", "failed", reason, row.number)
+            _stop_after(counts, stop_after)
+            continue
+        yield row.number, values
+
+
+def _stop_after(counts: dict[str, int], stop_after: int | None) -> None:
+    if stop_after is not None and counts["failed"] >= stop_after:
+        raise JobFailed(f"stopped after {counts['failed']} failed records", retryable=False)
 
 
 def _check(control: RunControl) -> None:
