@@ -90,7 +90,8 @@ def test_it_settles_partial_exactly_when_some_but_not_all_records_failed(
 @pytest.mark.parametrize("action", sorted(RECORD_ACTIONS - {"failed"}))
 def test_it_counts_a_successful_record_as_processed_succeeded_and_its_action(action: str) -> None:
     delta = counters_for(action, failed=False)
-    expected = Counters(processed=1, succeeded=1, **{action: 1})
+    own = {action: 1} if action in COUNTER_NAMES else {}  # ``exported`` has no counter of its own
+    expected = Counters(processed=1, succeeded=1, **own)
     assert delta == expected
 
 
