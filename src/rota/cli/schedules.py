@@ -84,12 +84,13 @@ def schedules() -> None:
 
 def schedules_table(items: list[Schedule], title: str | None = None) -> Table:
     table = Table(box=None, header_style="bold", title=title, title_justify="left")
-    table.add_column("schedule", no_wrap=True)
-    table.add_column("when")
+    table.add_column("schedule / job", no_wrap=True)
+    table.add_column("kind")
+    table.add_column("expression")
+    table.add_column("zone")
     table.add_column("next fire", no_wrap=True)
     table.add_column("last")
     for s in items:
-        name = s.id if s.id.startswith(f"{s.job}:") else f"{s.id}\n[dim]{s.job}[/]"
         when = f"{s.spec.expression}\n[dim]{s.description}[/]"
         if s.spec.exclude:
             when += f"\n[dim]except {', '.join(s.spec.exclude)}[/]"
@@ -97,7 +98,14 @@ def schedules_table(items: list[Schedule], title: str | None = None) -> Table:
             next_fire = "paused" + (f": {s.pause_note}" if s.pause_note else "")
         else:
             next_fire = _when(s.next_fire_at, s.spec.tz).replace(" (", "\n(")
-        table.add_row(name, when, next_fire, s.last_outcome or "-")
+        table.add_row(
+            f"{s.id}\n[dim]{s.job}[/]",
+            s.spec.kind.value,
+            when,
+            s.spec.tz or "UTC",
+            next_fire,
+            s.last_outcome or "-",
+        )
     return table
 
 
