@@ -51,7 +51,7 @@ def data_spec(raw: Mapping[str, Any]) -> dict[str, JsonValue]:
     mapping = raw.get("mapping")
     if not isinstance(mapping, Mapping) or not mapping:
         raise InvalidInputError("mapping", "a data job needs a mapping of target columns")
-    parsed = parse_mapping(mapping)
+    parse_mapping(mapping)  # refuses a bad declaration now, naming mapping.<column>.<key>
     for key in match:
         if key not in mapping:
             raise InvalidInputError("match", f"{key!r} is not a column of the mapping")
@@ -66,7 +66,6 @@ def data_spec(raw: Mapping[str, Any]) -> dict[str, JsonValue]:
     chunk = raw.get("chunk_size", DEFAULT_CHUNK)
     if not isinstance(chunk, int) or not 1 <= chunk <= 100_000:
         raise InvalidInputError("chunk_size", "must be between 1 and 100000")
-    del parsed
     return {
         "source": dict(source),
         "target": dict(target),
