@@ -94,10 +94,7 @@ def put_schedule(
         raise InvalidInputError("id", "a schedule added through the API needs an id")
     job = store.get_job(job_id).definition
     compile_schedule(spec, now=now)
-    try:
-        job.params.validate(spec.params, now=now)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"params.{exc.field}", exc.reason) from None
+    job.params.validate(spec.params, now=now)  # errors name params.<name>
     known = {c.id for c in store.list_calendars()}
     for name in spec.exclude:
         if name not in known:
