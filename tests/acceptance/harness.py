@@ -37,6 +37,7 @@ EXAMPLE_JOBS = {
     "cleanup.nightly",
     "crm.setup",
     "health.ping",
+    "members.export",
     "members.import",
     "rates.import",
     "reports.send",

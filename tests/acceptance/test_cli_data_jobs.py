@@ -69,3 +69,25 @@ def test_a_dry_run_of_another_kind_is_refused(synced_rota: Rota) -> None:
     result = synced_rota("run", "reports.send", "--dry-run")
     assert result.code == 2, result
     assert "not a data job" in result.err_words
+
+
+def test_it_exports_active_members_to_a_csv_file(synced_rota: Rota) -> None:
+    rota = synced_rota
+    rota.worker()
+    rota.json("run", "crm.setup", "--wait")
+    rota.json("run", "members.import", "--wait", code=3)
+
+    run = rota.json("run", "members.export", "--wait")
+
+    assert run["status"] == "completed"
+    assert run["info"] == {"file": "members.csv", "exported": 4}
+    assert (run["counters"]["processed"], run["counters"]["succeeded"]) == (4, 4)
+    assert run["data_changed"] is False
+    exported = (rota.project / "data" / "exports" / "members.csv").read_text(encoding="utf-8")
+    assert exported.splitlines() == [
+        "member_no,email,country",
+        "1001,ada.lovelace@example.org,Germany",
+        "1002,grace.hopper@example.org,France",
+        "1004,katherine.johnson@example.org,United States",
+        "1007,margaret.hamilton@example.org,United States",
+    ]

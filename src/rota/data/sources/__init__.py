@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from rota.data.paths import resolve_data_path
 from rota.data.records import Source
 from rota.data.sources.csv_source import CsvSource, text_codec
 from rota.data.sources.json_source import JsonSource, NdjsonSource
+from rota.data.sources.sql_source import SqlSource, check_sql_config
 from rota.data.sources.xlsx_source import XlsxSource
 from rota.model.errors import InvalidInputError
 
@@ -25,6 +28,7 @@ __all__ = [
     "CsvSource",
     "JsonSource",
     "NdjsonSource",
+    "SqlSource",
     "XlsxSource",
     "check_source_config",
     "open_source",
@@ -101,7 +105,7 @@ _OPTIONS: dict[str, dict[str, _Check]] = {
     "ndjson": {"path": _text},
 }
 
-SOURCE_TYPES = tuple(_OPTIONS)
+SOURCE_TYPES = (*_OPTIONS, "sql")
 
 
 def check_source_config(config: Mapping[str, Any], field: str = "source") -> None:
@@ -114,8 +118,11 @@ def check_source_config(config: Mapping[str, Any], field: str = "source") -> Non
     known = ", ".join(SOURCE_TYPES)
     if kind is None:
         raise InvalidInputError(f"{field}.type", f"is required ({known})")
-    if not isinstance(kind, str) or kind not in _OPTIONS:
+    if not isinstance(kind, str) or kind not in SOURCE_TYPES:
         raise InvalidInputError(f"{field}.type", f"{kind!r} is not a source type ({known})")
+    if kind == "sql":
+        check_sql_config(config, field)
+        return
     options = _OPTIONS[kind]
     for key in config:
         if key != "type" and key not in options:
@@ -140,7 +147,10 @@ def check_source_config(config: Mapping[str, Any], field: str = "source") -> Non
 
 
 def open_source(
-    config: Mapping[str, Any], folders: Sequence[Path], field: str = "source"
+    config: Mapping[str, Any],
+    folders: Sequence[Path],
+    field: str = "source",
+    engines: Callable[[str], Engine] | None = None,
 ) -> Source:
     """Open the source ``config`` declares, its path confined to the data ``folders``.
 
@@ -148,8 +158,17 @@ def open_source(
     :class:`~rota.data.records.SourceError` when the file cannot be read as a whole.
     """
     check_source_config(config, field)
-    path = resolve_data_path(config["path"], folders, f"{field}.path")
     kind = config["type"]
+    if kind == "sql":
+        if engines is None:
+            raise InvalidInputError(f"{field}.connection", "no connections are available here")
+        return SqlSource(
+            engines(str(config["connection"])),
+            str(config["query"]),
+            dict(config.get("params", {})),
+            int(config.get("batch_size", 1000)),
+        )
+    path = resolve_data_path(config["path"], folders, f"{field}.path")
     if kind == "csv":
         return CsvSource(
             path,

@@ -60,7 +60,11 @@ class DataExecutor(Executor):
         dry_run = bool(attempt.params.get(DRY_RUN, False))
         try:
             mapping = parse_mapping(_dict(spec["mapping"]))
-            source = open_source(_dict(spec["source"]), settings.resolved_data_folders)
+            source = open_source(
+                _dict(spec["source"]),
+                settings.resolved_data_folders,
+                engines=lambda name: self._engine(settings, name),
+            )
         except (InvalidInputError, SourceError) as exc:
             raise JobFailed(str(exc), retryable=False) from None
         try:
