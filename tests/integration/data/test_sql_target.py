@@ -50,9 +50,10 @@ def test_upsert_inserts_then_finds_everything_unchanged(target_engine: Engine, t
     upsert = target(target_engine, table, Action.UPSERT)
     assert actions(upsert.apply([member(1), member(2)])) == ["inserted", "inserted"]
     assert actions(upsert.apply([member(1), member(2)])) == ["unchanged", "unchanged"]
+    preview = upsert.apply([member(1, email="new@example.org"), member(3)], dry_run=True)
+    assert preview[0].changes == {"email": ("m1@example.org", "new@example.org")}
     results = upsert.apply([member(1, email="new@example.org"), member(3)])
     assert actions(results) == ["updated", "inserted"]
-    assert results[0].changes == {"email": ("m1@example.org", "new@example.org")}
     assert [r[1] for r in rows(target_engine, table)] == [
         "new@example.org",
         "m2@example.org",

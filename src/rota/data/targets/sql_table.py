@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rota.data.targets.pg_bulk import PostgresBulk
 from rota.model.errors import InvalidInputError
 
 
@@ -48,7 +49,8 @@ class Result:
     """``inserted``, ``updated``, ``unchanged``, ``deleted``, ``skipped`` or ``failed``."""
     error: str | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    """``updated``: column -> (before, after), for dry runs and the record log."""
+    """``updated``: column -> (before, after), for the preview of a dry run (always filled
+    then; the set-based path of real PostgreSQL runs does not read rows back to fill it)."""
 
 
 class SqlTarget:
@@ -78,6 +80,11 @@ class SqlTarget:
         if action is not Action.INSERT and not self.match:
             raise InvalidInputError("match", f"{action.value} needs match keys")
         self.columns = list(columns)
+        self._bulk = (
+            PostgresBulk(engine, self.table, self.columns, self.match, action)
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     def key_of(self, record: Record) -> str:
         """How record results name a record: ``member_no=1042`` (its row number without keys)."""
@@ -86,7 +93,20 @@ class SqlTarget:
         return ", ".join(f"{k}={record.values.get(k)}" for k in self.match)
 
     def apply(self, records: Sequence[Record], *, dry_run: bool = False) -> list[Result]:
-        """Apply one chunk; with ``dry_run`` everything happens and is rolled back."""
+        """Apply one chunk; with ``dry_run`` everything happens and is rolled back.
+
+        On PostgreSQL a chunk goes the set-based way first (``COPY`` and one statement per
+        action); a dry run, which must show each change, and a chunk the set-based way refuses
+        go record by record."""
+        if self._bulk is not None and not dry_run:
+            results = [Result(r.number, self.key_of(r), "skipped") for r in records]
+            keyed = [
+                (record, result)
+                for record, result in zip(records, results, strict=True)
+                if not self._missing_key(record, result)
+            ]
+            if self._bulk.apply([r for r, _ in keyed], [r for _, r in keyed]):
+                return results
         with self.engine.connect() as conn:
             transaction = conn.begin()
             try:
@@ -110,8 +130,7 @@ class SqlTarget:
             key = self.key_of(record)
             result = Result(record.number, key, "skipped")
             results.append(result)
-            if self.match and any(record.values.get(k) is None for k in self.match):
-                result.action, result.error = "failed", "a match key is empty"
+            if self._missing_key(record, result):
                 continue
             before = existing.get(self._key_tuple(record))
             if self.action is Action.DELETE:
@@ -141,6 +160,12 @@ class SqlTarget:
         self._write(conn, self._update_statement(), updates, self._update_params)
         self._write(conn, self._delete_statement(), deletes, self._key_params)
         return results
+
+    def _missing_key(self, record: Record, result: Result) -> bool:
+        if self.match and any(record.values.get(k) is None for k in self.match):
+            result.action, result.error = "failed", "a match key is empty"
+            return True
+        return False
 
     # -- statements ------------------------------------------------------------------------
 
