@@ -3,7 +3,8 @@
 SQLite needs one fix to be trusted as a target: pysqlite begins transactions by itself and a
 SAVEPOINT issued before that silently commits on release, which would make dry runs and
 per-record savepoints write for real. The engine takes transaction control (SQLAlchemy's
-documented recipe) so ``BEGIN``, ``SAVEPOINT`` and ``ROLLBACK`` mean what they say.
+documented recipe) so ``BEGIN``, ``SAVEPOINT`` and ``ROLLBACK`` mean what they say; writers
+(targets) begin ``IMMEDIATE`` so that parallel parts queue on the busy timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from rota.model.errors import InvalidInputError
+
+WRITER = "rota_writer"
+"""Execution option of connections that will write (SQLite: ``BEGIN IMMEDIATE``)."""
 
 
 def connection_url(url: str, project: Path, field: str = "connections") -> sa.engine.URL:
@@ -45,6 +49,10 @@ def open_engine(url: str, project: Path, field: str = "connections") -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A writer takes the write lock up front: two deferred transactions that both read
+        # and then write would deadlock, and SQLite answers that at once with "locked"
+        # instead of waiting out the busy timeout.
+        immediate = conn.get_execution_options().get(WRITER, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -66,7 +66,12 @@ def data_spec(raw: Mapping[str, Any]) -> dict[str, JsonValue]:
     chunk = raw.get("chunk_size", DEFAULT_CHUNK)
     if not isinstance(chunk, int) or not 1 <= chunk <= 100_000:
         raise InvalidInputError("chunk_size", "must be between 1 and 100000")
-    return {
+    parallel = raw.get("parallel", 1)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or not 1 <= parallel <= 16:
+        raise InvalidInputError("parallel", "must be a number of parts from 1 to 16")
+    if parallel > 1 and action == TRANSFER:
+        raise InvalidInputError("parallel", "a transfer writes one file: it runs as one part")
+    spec: dict[str, JsonValue] = {
         "source": dict(source),
         "target": dict(target),
         "action": action,
@@ -76,6 +81,9 @@ def data_spec(raw: Mapping[str, Any]) -> dict[str, JsonValue]:
         "stop_after_failures": stop_after,
         "chunk_size": chunk,
     }
+    if parallel > 1:  # left out when unset, so existing jobs keep their version
+        spec["parallel"] = parallel
+    return spec
 
 
 def _check_target(target: Mapping[str, Any], action: str) -> None:

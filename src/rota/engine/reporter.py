@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from rota.model.errors import LeaseLostError, StoreUnavailableError
 from rota.model.params import JsonValue
-from rota.model.runs import Activity, Claim, LogLine, Progress, RecordResult, iso
+from rota.model.runs import Activity, Claim, Counters, LogLine, Progress, RecordResult, iso
 from rota.store.base import Store
 
 FLUSH_SECONDS = 0.5
@@ -84,6 +84,11 @@ class StoreReporter:
 
     def load_state(self) -> JsonValue:
         return self._store.load_state(self._claim.job, self._claim.tenant)
+
+    def absorb(self, counters: Counters) -> None:
+        """Counters of ended part runs, written with the next flush or the outcome."""
+        with self._lock:
+            self._activity.merge(Activity(absorbed=counters))
 
     def drain(self) -> Activity:
         """Take what is buffered (for the finishing transaction)."""

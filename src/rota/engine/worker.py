@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rota.engine.parts import StoreParts
 from rota.engine.reporter import StoreReporter
 from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
@@ -263,6 +264,7 @@ class Worker:
             attempt=claim.attempt,
             params=claim.params,
             project=self._project,
+            parts=StoreParts(self.store, claim, reporter, self._clock),
         )
         outcome: Outcome | None
         try:

@@ -28,6 +28,7 @@ DATA_FIELDS = (
     "duplicates",
     "stop_after_failures",
     "chunk_size",
+    "parallel",
 )
 PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ANY_BRACE = re.compile(r"[{}]")
@@ -107,6 +108,7 @@ class JobModel(_Strict):
     duplicates: str | None = None
     stop_after_failures: int | None = None
     chunk_size: int | None = None
+    parallel: int | None = None
 
     @field_validator("command", mode="before")
     @classmethod

@@ -26,6 +26,8 @@ class Trigger(StrEnum):
     EVENT = "event"
     RETRY = "retry"
     CATCH_UP = "catch-up"
+    PARENT = "parent"
+    """A part of a larger run, started by that run (a data job split over several workers)."""
 
 
 def utcnow() -> datetime:
@@ -160,6 +162,8 @@ class Run:
     """The nominal time of the schedule fire that created this run."""
     waits_for: int | None = None
     """A ``pending`` run waits for this run to end."""
+    parent_id: int | None = None
+    """The run that started this one as a part of itself; its records count there too."""
 
     @property
     def duration(self) -> float | None:
@@ -210,6 +214,7 @@ class Run:
             "schedule_id": self.schedule_id,
             "scheduled_for": iso(self.scheduled_for),
             "waits_for": self.waits_for,
+            "parent_id": self.parent_id,
         }
 
 
@@ -310,6 +315,7 @@ class NewRun:
     scheduled_for: datetime | None = None
     waits_for: int | None = None
     """Create the run ``pending``: it is queued when that run ends."""
+    parent_id: int | None = None
 
     def __post_init__(self) -> None:
         check_aware("due_at", self.due_at)
@@ -347,11 +353,22 @@ class Activity:
     progress: Progress | None = None
     info: dict[str, JsonValue] | None = None
     external_calls: list[dict[str, JsonValue]] = field(default_factory=list)
+    absorbed: Counters | None = None
+    """Counters of finished child runs added to this run's own (their records stay theirs)."""
 
     def empty(self) -> bool:
-        return not (self.logs or self.records or self.progress or self.info or self.external_calls)
+        return not (
+            self.logs
+            or self.records
+            or self.progress
+            or self.info
+            or self.external_calls
+            or self.absorbed
+        )
 
     def merge(self, other: Activity) -> None:
+        if other.absorbed is not None:
+            self.absorbed = (self.absorbed or Counters()) + other.absorbed
         self.logs.extend(other.logs)
         self.records.extend(other.records)
         self.external_calls.extend(other.external_calls)

@@ -57,6 +57,8 @@ class RunFilter:
     limit: int = 50
     before_id: int | None = None
     """Keyset paging: runs with an id below this one (newest first)."""
+    parent_id: int | None = None
+    """Only the runs this run started as its parts."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +165,9 @@ class Store(ABC):
     @abstractmethod
     def get_records(
         self, run_id: int, *, failed_only: bool = False, after: int = 0, limit: int = 10_000
-    ) -> list[RecordResult]: ...
+    ) -> list[RecordResult]:
+        """The run's record results and those of the runs it started as its parts, in the
+        order they were written (``seq`` is the paging cursor)."""
 
     @abstractmethod
     def count_runs(self, *, status: RunStatus | None = None) -> int: ...
@@ -228,6 +232,12 @@ class Store(ABC):
         Runs with a cancel request end ``canceled``; ``interrupted`` runs (stopped mid-way) of
         non-idempotent jobs end ``failed`` (reason ``worker shutdown``) rather than run twice.
         Returns how many runs were let go."""
+
+    @abstractmethod
+    def withdraw_run(self, run_id: int) -> bool:
+        """Remove a queued run no worker has claimed yet, as if it had never been created; a
+        parent run takes back a part no other worker picked up. ``False`` when it was claimed
+        (or ended) first."""
 
     @abstractmethod
     def request_cancel(self, run_id: int, actor: str | None, now: datetime) -> Run:

@@ -123,9 +123,11 @@ runs = sa.Table(
     sa.Column("schedule_id", sa.String(160)),
     sa.Column("scheduled_for", UtcDateTime),
     sa.Column("waits_for", RunId),
+    sa.Column("parent_id", RunId),
     # A ``pending`` run becomes ``queued`` when the run it waits for ends (overlap, catch-up).
     sa.Index("ix_runs_job_created", "job_id", "created_at"),
     sa.Index("ix_runs_waits_for", "waits_for"),
+    sa.Index("ix_runs_parent_id", "parent_id"),
     # Overlap checks ask "does this job have an unfinished run?" without reading its history.
     sa.Index("ix_runs_job_status", "job_id", "status"),
     sa.Index("ix_runs_lease", "status", "lease_expires_at"),

@@ -272,6 +272,8 @@ class SqlStore(SqlScheduleOps, Store):
             query = query.where(t.runs.c.tenant == run_filter.tenant)
         if run_filter.before_id is not None:
             query = query.where(t.runs.c.id < run_filter.before_id)
+        if run_filter.parent_id is not None:
+            query = query.where(t.runs.c.parent_id == run_filter.parent_id)
         with self._read() as conn:
             return [_run_from_row(r._mapping) for r in conn.execute(query).all()]
 
@@ -350,9 +352,10 @@ class SqlStore(SqlScheduleOps, Store):
         self, run_id: int, *, failed_only: bool = False, after: int = 0, limit: int = 10_000
     ) -> list[RecordResult]:
         rr = t.run_records
+        parts = sa.select(t.runs.c.id).where(t.runs.c.parent_id == run_id)
         query = (
             sa.select(rr)
-            .where(rr.c.run_id == run_id, rr.c.id > after)
+            .where(sa.or_(rr.c.run_id == run_id, rr.c.run_id.in_(parts)), rr.c.id > after)
             .order_by(rr.c.id)
             .limit(limit)
         )
@@ -523,7 +526,7 @@ class SqlStore(SqlScheduleOps, Store):
         self, conn: Connection, run_id: int, attempt: int, activity: Activity, now: datetime
     ) -> Counters:
         """Write ``activity``; returns the counter delta of its record results."""
-        delta = Counters()
+        delta = activity.absorbed or Counters()
         if activity.empty():
             return delta
         r = t.runs
@@ -545,11 +548,11 @@ class SqlStore(SqlScheduleOps, Store):
             )
             for rec in activity.records:
                 delta = delta + counters_for(rec.action, rec.error is not None)
-            values.update(
-                {n: getattr(r.c, n) + getattr(delta, n) for n in COUNTER_NAMES if getattr(delta, n)}
-            )
-            if delta.changed_data:
-                values["data_changed"] = True
+        values.update(
+            {n: getattr(r.c, n) + getattr(delta, n) for n in COUNTER_NAMES if getattr(delta, n)}
+        )
+        if delta.changed_data:
+            values["data_changed"] = True
         if activity.logs:
             conn.execute(
                 sa.insert(t.run_logs),
@@ -778,6 +781,17 @@ class SqlStore(SqlScheduleOps, Store):
         with self._write() as conn:
             self._cancel_in(conn, run_id, actor, now)
         return self.get_run(run_id)
+
+    def withdraw_run(self, run_id: int) -> bool:
+        r = t.runs
+        with self._write() as conn:
+            gone = conn.execute(
+                sa.delete(r).where(r.c.id == run_id, r.c.status == QUEUED, r.c.attempt == 0)
+            ).rowcount
+            if gone:
+                h = t.run_status_history
+                conn.execute(sa.delete(h).where(h.c.run_id == run_id))
+        return bool(gone)
 
     def _cancel_in(
         self,
@@ -1154,6 +1168,7 @@ def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
         "schedule_id": request.schedule_id,
         "scheduled_for": request.scheduled_for,
         "waits_for": request.waits_for,
+        "parent_id": request.parent_id,
     }
 
 
@@ -1191,4 +1206,5 @@ def _run_from_row(row: Mapping[Any, Any]) -> Run:
         schedule_id=row["schedule_id"],
         scheduled_for=row["scheduled_for"],
         waits_for=row["waits_for"],
+        parent_id=row["parent_id"],
     )

@@ -50,6 +50,19 @@ def test_a_data_job_loads_with_its_spec_and_a_dry_run_parameter() -> None:
         ({"duplicates": "first_wins"}, "duplicates", "reject, last_wins"),
         ({"chunk_size": "0"}, "chunk_size", "between 1 and 100000"),
         ({"command": "[echo, hi]"}, "command", "not a field of a data job"),
+        ({"parallel": "0"}, "parallel", "from 1 to 16"),
+        ({"parallel": "17"}, "parallel", "from 1 to 16"),
+        ({"parallel": "yes"}, "parallel", ""),
+        (
+            {
+                "action": "transfer",
+                "target": "{type: csv, path: out.csv}",
+                "match": None,
+                "parallel": "2",
+            },
+            "parallel",
+            "one file",
+        ),
     ],
 )
 def test_mistakes_name_the_field(changes: dict[str, str | None], field: str, words: str) -> None:
@@ -57,6 +70,14 @@ def test_mistakes_name_the_field(changes: dict[str, str | None], field: str, wor
         parse_definitions(job(**changes), "jobs/members.yaml")
     assert caught.value.field == field, (caught.value.field, caught.value.reason)
     assert words in caught.value.reason
+
+
+def test_parallel_is_stored_only_when_it_splits() -> None:
+    """Jobs written before ``parallel`` existed keep their version."""
+    (plain,) = parse_definitions(job(), "jobs/members.yaml")
+    (split,) = parse_definitions(job(parallel="4"), "jobs/members.yaml")
+    assert "parallel" not in plain.spec
+    assert split.spec["parallel"] == 4
 
 
 def test_a_shell_job_refuses_data_fields() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rota.data.connections import WRITER
 from rota.data.targets.pg_bulk import PostgresBulk
 from rota.model.errors import InvalidInputError
 
@@ -107,7 +108,7 @@ class SqlTarget:
             ]
             if self._bulk.apply([r for r, _ in keyed], [r for _, r in keyed]):
                 return results
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{WRITER: True}) as conn:
             transaction = conn.begin()
             try:
                 results = self._apply_in(conn, records)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from rota.model.jobs import JobDefinition
 from rota.model.params import JsonValue
-from rota.model.runs import RunError
+from rota.model.runs import Counters, Run, RunError
 
 
 class Reporter(Protocol):
@@ -101,6 +102,26 @@ class RunControl:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
+class RunParts(Protocol):
+    """Lets a run split its work into part runs that any worker can take (a large import on
+    several machines), take back parts nobody took, and add the parts' counters to its own."""
+
+    def start(self, params: Sequence[dict[str, JsonValue]]) -> list[int]:
+        """Create one queued part run of the same job version per entry; their ids."""
+
+    def withdraw(self, run_id: int) -> bool:
+        """Take back a part no worker has claimed; ``False`` once one has."""
+
+    def parts(self) -> list[Run]:
+        """Every part this run has started (in any attempt), oldest first."""
+
+    def cancel(self, run_id: int) -> None:
+        """Cancel a part that has not ended (no error when it just did)."""
+
+    def absorb(self, counters: Counters) -> None:
+        """Add the counters of ended parts to this run's own."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Attempt:
     """What an executor needs to run one attempt."""
@@ -110,6 +131,8 @@ class Attempt:
     attempt: int
     params: dict[str, JsonValue]
     project: Path
+    parts: RunParts | None = None
+    """Present when the run may split itself (in a worker, not in a one-off test harness)."""
 
 
 class Executor(ABC):

@@ -9,7 +9,8 @@ written fails alone; the run ends ``partial`` or ``failed`` from the counters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,23 @@ from rota.data.sources import open_source
 from rota.data.spec import DEFAULT_DRY_RUN_LIMIT, TRANSFER
 from rota.data.targets.files import FileTarget
 from rota.data.targets.sql_table import Action, Record, SqlTarget
-from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
+from rota.jobs.executors.base import (
+    Attempt,
+    Executor,
+    HardStop,
+    Reporter,
+    RunControl,
+    RunParts,
+)
 from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
+from rota.model.runs import Counters, Run
+from rota.model.status import RunStatus
 from rota.settings import Settings, load_settings
 
 DRY_RUN = "dry_run"
+PART = "_part"
+"""The parameter a part run gets: ``[index, count]`` of the records it applies."""
+PART_POLL_SECONDS = 0.25
 WOULD = {"inserted": "insert", "updated": "update", "deleted": "delete", "skipped": "skip"}
 WOULD["unchanged"] = "leave unchanged"
 
@@ -58,8 +71,34 @@ class DataExecutor(Executor):
         spec = attempt.definition.spec
         settings = load_settings(self.project)
         dry_run = bool(attempt.params.get(DRY_RUN, False))
+        part = _part(attempt.params)
+        parallel = spec.get("parallel") or 1
+        if (
+            part is None
+            and isinstance(parallel, int)
+            and parallel > 1
+            and not dry_run
+            and attempt.parts is not None
+        ):
+            counts = self._split(attempt, attempt.parts, reporter, control, settings, parallel)
+        else:
+            counts = self._once(attempt, reporter, control, settings, dry_run, part)
+        return {"dry_run": dry_run, **counts}
+
+    def _once(
+        self,
+        attempt: Attempt,
+        reporter: Reporter,
+        control: RunControl,
+        settings: Settings,
+        dry_run: bool,
+        part: tuple[int, int] | None,
+    ) -> dict[str, int]:
+        """Read the source once and apply the records of ``part`` (all when ``None``)."""
+        spec = attempt.definition.spec
         try:
             mapping = parse_mapping(_dict(spec["mapping"]))
+            keep = _partition(spec, part) if part is not None else None
             source = open_source(
                 _dict(spec["source"]),
                 settings.resolved_data_folders,
@@ -71,40 +110,84 @@ class DataExecutor(Executor):
             mapping.check_fields(source.fields)
             columns = list(_dict(spec["mapping"]))
             target_spec = _dict(spec["target"])
-            total = source.total()
+            total = source.total() if part is None else None
             reporter.progress(
                 0, min(total, DEFAULT_DRY_RUN_LIMIT) if dry_run and total else total, None
             )
+            rows = source.rows()
+            if keep is not None:
+                rows = (row for row in rows if keep(row))
             if spec["action"] == TRANSFER:
-                counts = self._export(
+                return self._export(
                     attempt,
                     reporter,
                     control,
-                    source.rows(),
+                    rows,
                     mapping,
                     target_spec,
                     columns,
                     settings,
                     dry_run,
                 )
-            else:
-                target = SqlTarget(
-                    self._engine(settings, str(target_spec["connection"])),
-                    str(target_spec["table"]),
-                    columns,
-                    [str(k) for k in _list(spec["match"])],
-                    Action(str(spec["action"])),
-                )
-                counts = self._run(
-                    attempt, reporter, control, source.rows(), mapping, target, dry_run
-                )
+            target = SqlTarget(
+                self._engine(settings, str(target_spec["connection"])),
+                str(target_spec["table"]),
+                columns,
+                [str(k) for k in _list(spec["match"])],
+                Action(str(spec["action"])),
+            )
+            return self._run(attempt, reporter, control, rows, mapping, target, dry_run)
         except InvalidInputError as exc:
             raise JobFailed(str(exc), retryable=False) from None
         except SourceError as exc:
             raise JobFailed(f"source: {exc}", retryable=False) from None
         finally:
             source.close()
-        return {"dry_run": dry_run, **counts}
+
+    def _split(
+        self,
+        attempt: Attempt,
+        parts: RunParts,
+        reporter: Reporter,
+        control: RunControl,
+        settings: Settings,
+        count: int,
+    ) -> dict[str, int]:
+        """Spread the records over ``count`` parts by a hash of their match keys (every record
+        of one key lands in one part, so duplicate checks and writes never race), start parts
+        1… as runs any worker can take, do part 0 here, take back the parts nobody took, wait
+        for the others and add up their counters."""
+        _end_parts(parts, control, [p.id for p in parts.parts() if not p.status.terminal])
+        ids = parts.start([{**attempt.params, PART: [index, count]} for index in range(1, count)])
+        reporter.log("info", f"split into {count} parts; parts 2-{count} are runs {ids}")
+        counts = self._once(attempt, reporter, control, settings, False, (0, count))
+        waiting: dict[int, int] = {}
+        for index, run_id in enumerate(ids, start=1):
+            _check(control)
+            if parts.withdraw(run_id):
+                reporter.log("info", f"part {index + 1} taken back from run {run_id}")
+                more = self._once(attempt, reporter, control, settings, False, (index, count))
+                counts = {k: counts.get(k, 0) + more.get(k, 0) for k in counts | more}
+            else:
+                waiting[run_id] = index
+        ended = _wait_for_parts(parts, control, reporter, waiting)
+        total = Counters()
+        broken: list[str] = []
+        for run in ended:
+            total = total + run.counters
+            result = run.result if isinstance(run.result, dict) else {}
+            for key in ("records", "failed"):
+                value = result.get(key)
+                counts[key] = counts.get(key, 0) + (value if isinstance(value, int) else 0)
+            if run.error is not None or run.status is RunStatus.CANCELED:
+                why = run.error.message if run.error else run.reason or run.status.value
+                broken.append(
+                    f"part {waiting[run.id] + 1} (run {run.id}) ended {run.status}: {why}"
+                )
+        parts.absorb(total)
+        if broken:
+            raise JobFailed("; ".join(broken), retryable=False)
+        return {**counts, "parts": count}
 
     def _export(
         self,
@@ -255,6 +338,80 @@ def _mapped(
             _stop_after(counts, stop_after)
             continue
         yield row.number, values
+
+
+def _part(params: dict[str, Any]) -> tuple[int, int] | None:
+    """The ``[index, count]`` a part run was started with, if it is one."""
+    value = params.get(PART)
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) for v in value)
+        and 0 <= value[0] < value[1]
+    ):
+        return value[0], value[1]
+    return None
+
+
+def _partition(spec: dict[str, Any], part: tuple[int, int]) -> Callable[[SourceRow], bool]:
+    """Which source rows belong to ``part``: by a stable hash of the mapped match keys (only
+    those columns are mapped here); rows without usable keys, or jobs without keys, by their
+    chunk of rows."""
+    index, count = part
+    chunk = int(str(spec.get("chunk_size", 5000)))
+
+    def by_row(row: SourceRow) -> bool:
+        return ((row.number - 1) // chunk) % count == index
+
+    match = [str(k) for k in _list(spec.get("match"))]
+    if not match:
+        return by_row
+    mapping = _dict(spec["mapping"])
+    keys = parse_mapping({k: mapping[k] for k in match})
+
+    def keep(row: SourceRow) -> bool:
+        if row.values is None:
+            return by_row(row)
+        try:
+            values = keys.apply(row.values)
+        except RecordError:
+            return by_row(row)
+        text = ", ".join(f"{k}={values.get(k)}" for k in match)
+        return zlib.crc32(text.encode()) % count == index
+
+    return keep
+
+
+def _wait_for_parts(
+    parts: RunParts, control: RunControl, reporter: Reporter, waiting: dict[int, int]
+) -> list[Run]:
+    """The part runs in ``waiting`` once they have all ended; a cancel or hard stop of this
+    run ends them too."""
+    while True:
+        runs = [p for p in parts.parts() if p.id in waiting]
+        if all(p.status.terminal for p in runs):
+            return runs
+        reporter.progress(sum(p.progress.done for p in runs), None, "waiting for parts")
+        try:
+            _check(control)
+        except (RunCancelled, HardStop):
+            _end_parts(parts, control, [p.id for p in runs if not p.status.terminal])
+            raise
+        control.changed.wait(PART_POLL_SECONDS)
+
+
+def _end_parts(parts: RunParts, control: RunControl, run_ids: list[int]) -> None:
+    """Cancel parts that have not ended (a previous attempt's, or this one's on cancel) and
+    wait until they have, so no two attempts write the same records at once."""
+    for run_id in run_ids:
+        parts.cancel(run_id)
+    while run_ids:
+        ended = {p.id for p in parts.parts() if p.status.terminal}
+        run_ids = [r for r in run_ids if r not in ended]
+        if run_ids:
+            if control.stop_reason() is not None:
+                return
+            control.changed.wait(PART_POLL_SECONDS)
 
 
 def _stop_after(counts: dict[str, int], stop_after: int | None) -> None:
