@@ -15,7 +15,7 @@ CRM = Path(__file__).resolve().parent.parent / ".rota" / "crm.db"
 
 @job(id="crm.setup", name="Create the example CRM tables", owner="platform", idempotent=True)
 def setup(ctx: RunContext) -> dict[str, str]:
-    """Create the members table of the example CRM database if it is missing."""
+    """Create the members and fees tables of the example CRM database if they are missing."""
     CRM.parent.mkdir(exist_ok=True)
     with sqlite3.connect(CRM) as db:
         db.execute(
@@ -23,5 +23,12 @@ def setup(ctx: RunContext) -> dict[str, str]:
             " member_no INTEGER PRIMARY KEY, email TEXT NOT NULL, joined DATE,"
             " country TEXT, status TEXT)"
         )
-    ctx.log.info("members table ready in %s", CRM)
+        # One fee per member and year: fees.import matches on both (a composite key).
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS fees ("
+            " fee_id INTEGER PRIMARY KEY, member_no INTEGER NOT NULL, year INTEGER NOT NULL,"
+            " amount NUMERIC NOT NULL, paid_on DATE, method TEXT,"
+            " UNIQUE (member_no, year))"
+        )
+    ctx.log.info("members and fees tables ready in %s", CRM)
     return {"database": str(CRM)}

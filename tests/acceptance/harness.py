@@ -36,9 +36,11 @@ EXAMPLE_JOBS = {
     "archive.rebuild",
     "cleanup.nightly",
     "crm.setup",
+    "fees.import",
     "health.ping",
     "members.export",
     "members.import",
+    "members.lapse",
     "rates.import",
     "reports.send",
 }

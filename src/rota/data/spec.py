@@ -18,12 +18,14 @@ from typing import Any
 
 from rota.data.mapping import parse_mapping
 from rota.data.sources import check_source_config
+from rota.data.targets.http_target import check_http_target_config
 from rota.data.targets.sql_table import Action
 from rota.model.errors import InvalidInputError
 from rota.model.params import JsonValue
 
 DUPLICATES = ("reject", "last_wins")
 FILE_TARGETS = ("csv", "json", "xlsx")
+HTTP_TARGET = "http"
 TRANSFER = "transfer"
 DEFAULT_CHUNK = 5_000
 DEFAULT_DRY_RUN_LIMIT = 100
@@ -89,9 +91,14 @@ def data_spec(raw: Mapping[str, Any]) -> dict[str, JsonValue]:
 def _check_target(target: Mapping[str, Any], action: str) -> None:
     if action == TRANSFER:
         kind = target.get("type")
+        if kind == HTTP_TARGET:
+            check_http_target_config(target)
+            return
         if kind not in FILE_TARGETS:
             raise InvalidInputError(
-                "target.type", f"a transfer writes a file: one of {', '.join(FILE_TARGETS)}"
+                "target.type",
+                f"a transfer writes a file: one of {', '.join(FILE_TARGETS)}; "
+                f"or sends to an HTTP endpoint: {HTTP_TARGET}",
             )
         if not isinstance(target.get("path"), str):
             raise InvalidInputError("target.path", "a transfer needs the file to write")

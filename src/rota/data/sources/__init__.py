@@ -1,10 +1,13 @@
-"""The file sources of data jobs (CSV, XLSX, JSON, NDJSON), chosen by ``source.type``.
+"""The sources of data jobs, chosen by ``source.type``: files (CSV, XLSX, JSON, NDJSON), an SQL
+query on a named connection, and a paginated JSON HTTP API.
 
-:func:`check_source_config` validates a ``source:`` block without touching the disk, so a job
-file is refused when it is loaded (``rota jobs validate``, the API) and not at 3 a.m. when the
-run starts; every error names the option (``source.delimiter``). :func:`open_source` checks
-again, confines the path to the data folders and opens the file: what is wrong with the file
-itself is then a :class:`~rota.data.records.SourceError`.
+:func:`check_source_config` validates a ``source:`` block without touching the disk or the
+network, so a job file is refused when it is loaded (``rota jobs validate``, the API) and not at
+3 a.m. when the run starts; every error names the option (``source.delimiter``,
+``source.pagination.type``). :func:`open_source` checks again, then opens: a file path is
+confined to the data folders, an HTTP source's ``${env:NAME}`` header references are resolved
+(only now, on the machine that runs the job) and its first page fetched. What is wrong with the
+file or the API itself is then a :class:`~rota.data.records.SourceError`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from sqlalchemy.engine import Engine
 from rota.data.paths import resolve_data_path
 from rota.data.records import Source
 from rota.data.sources.csv_source import CsvSource, text_codec
+from rota.data.sources.http_source import (
+    DEFAULT_MAX_PAGES,
+    DEFAULT_TIMEOUT,
+    HttpSource,
+    check_http_config,
+    resolve_headers,
+)
 from rota.data.sources.json_source import JsonSource, NdjsonSource
 from rota.data.sources.sql_source import SqlSource, check_sql_config
 from rota.data.sources.xlsx_source import XlsxSource
@@ -26,6 +36,7 @@ from rota.model.errors import InvalidInputError
 __all__ = [
     "SOURCE_TYPES",
     "CsvSource",
+    "HttpSource",
     "JsonSource",
     "NdjsonSource",
     "SqlSource",
@@ -105,7 +116,7 @@ _OPTIONS: dict[str, dict[str, _Check]] = {
     "ndjson": {"path": _text},
 }
 
-SOURCE_TYPES = (*_OPTIONS, "sql")
+SOURCE_TYPES = (*_OPTIONS, "sql", "http")
 
 
 def check_source_config(config: Mapping[str, Any], field: str = "source") -> None:
@@ -122,6 +133,9 @@ def check_source_config(config: Mapping[str, Any], field: str = "source") -> Non
         raise InvalidInputError(f"{field}.type", f"{kind!r} is not a source type ({known})")
     if kind == "sql":
         check_sql_config(config, field)
+        return
+    if kind == "http":
+        check_http_config(config, field)
         return
     options = _OPTIONS[kind]
     for key in config:
@@ -154,8 +168,8 @@ def open_source(
 ) -> Source:
     """Open the source ``config`` declares, its path confined to the data ``folders``.
 
-    Raises :class:`InvalidInputError` for the declaration, and
-    :class:`~rota.data.records.SourceError` when the file cannot be read as a whole.
+    Raises :class:`InvalidInputError` for the declaration (and an unset ``${env:NAME}``), and
+    :class:`~rota.data.records.SourceError` when the file or API cannot be read as a whole.
     """
     check_source_config(config, field)
     kind = config["type"]
@@ -167,6 +181,18 @@ def open_source(
             str(config["query"]),
             dict(config.get("params", {})),
             int(config.get("batch_size", 1000)),
+        )
+    if kind == "http":
+        return HttpSource(
+            str(config["url"]),
+            # ${env:...} references are resolved here, when the job runs, never at load.
+            headers=resolve_headers(config.get("headers", {}), f"{field}.headers"),
+            params=config.get("params"),
+            records=config.get("records"),
+            pagination=config.get("pagination"),
+            total=config.get("total"),
+            timeout=float(config.get("timeout", DEFAULT_TIMEOUT)),
+            max_pages=int(config.get("max_pages", DEFAULT_MAX_PAGES)),
         )
     path = resolve_data_path(config["path"], folders, f"{field}.path")
     if kind == "csv":

@@ -11,9 +11,11 @@ into the text; rows are streamed ``batch_size`` at a time.
 
 from __future__ import annotations
 
+import pickle
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
@@ -62,28 +64,74 @@ def check_sql_config(config: Mapping[str, Any], field: str = "source") -> None:
 
 
 class SqlSource(StreamedSource):
+    """Rows of one query, streamed from the server in batches.
+
+    On SQLite the result is first copied to a temporary file and the read transaction ended:
+    an open SQLite read blocks every commit to the same file, so an update driven by a query
+    on the database it updates would wait on itself until the busy timeout. The copy also
+    gives ``total()``.
+    """
+
     def __init__(
         self, engine: Engine, query: str, params: Mapping[str, Any], batch_size: int
     ) -> None:
         self._connection: Connection = engine.connect()
         self._batch = batch_size
+        self._spool: IO[bytes] | None = None
+        self._count: int | None = None
         try:
             self._result: CursorResult[Any] = self._connection.execution_options(
                 stream_results=True, max_row_buffer=batch_size
             ).execute(sa.text(query), dict(params))
+            self._fields = list(self._result.keys())
+            if engine.dialect.name == "sqlite":
+                self._spool_rows()
         except sa.exc.DBAPIError as exc:
-            self._connection.close()
+            self.close()
             lines = str(exc.orig).strip().splitlines()
             raise SourceError(f"the query failed: {lines[0] if lines else exc}") from None
-        self._fields = list(self._result.keys())
+        except BaseException:
+            self.close()
+            raise
+
+    def _spool_rows(self) -> None:
+        spool = self._spool = tempfile.TemporaryFile(prefix="rota-sql-")  # noqa: SIM115 - closed by close()
+        count = 0
+        while batch := self._result.fetchmany(self._batch):
+            pickle.dump([tuple(row) for row in batch], spool, protocol=pickle.HIGHEST_PROTOCOL)
+            count += len(batch)
+        self._count = count
+        spool.seek(0)
+        self._result.close()
+        self._connection.close()
+
+    def total(self) -> int | None:
+        return self._count
+
+    def _batches(self) -> Iterator[Sequence[Any]]:
+        spool = self._spool
+        if spool is None:
+            while batch := self._result.fetchmany(self._batch):
+                yield batch
+            return
+        while True:
+            try:
+                yield pickle.load(spool)  # our own file, written just above
+            except EOFError:
+                return
 
     def _rows(self) -> Iterator[SourceRow]:
         number = 0
-        while batch := self._result.fetchmany(self._batch):
+        fields = self._fields
+        for batch in self._batches():
             for row in batch:
                 number += 1
-                yield SourceRow(number, dict(zip(self._fields, row, strict=True)))
+                yield SourceRow(number, dict(zip(fields, row, strict=True)))
 
     def close(self) -> None:
-        self._result.close()
+        if self._spool is not None:
+            self._spool.close()
+        result = getattr(self, "_result", None)
+        if result is not None:
+            result.close()
         self._connection.close()

@@ -13,7 +13,7 @@ records fail, each with the database's reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -81,6 +81,12 @@ class SqlTarget:
         if action is not Action.INSERT and not self.match:
             raise InvalidInputError("match", f"{action.value} needs match keys")
         self.columns = list(columns)
+        self._insert, self._update, self._delete = self._statements()
+        self._insert_params = self._params(self.columns)
+        self._update_params = self._params(
+            [c for c in self.columns if c not in self.match] + self.match
+        )
+        self._key_params = self._params(self.match)
         self._bulk = (
             PostgresBulk(engine, self.table, self.columns, self.match, action)
             if engine.dialect.name == "postgresql"
@@ -112,13 +118,16 @@ class SqlTarget:
             transaction = conn.begin()
             try:
                 results = self._apply_in(conn, records)
+                if dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
             except Exception:
-                transaction.rollback()
+                # A commit SQLite refused ("database is locked") leaves its transaction open
+                # on the connection; a pooled connection holding a write lock would block
+                # every later writer, so it is discarded, not returned.
+                conn.invalidate()
                 raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
         return results
 
     def _apply_in(self, conn: Connection, records: Sequence[Record]) -> list[Result]:
@@ -157,9 +166,9 @@ class SqlTarget:
             result.changes = changes
             if changes:
                 updates.append((record, result))
-        self._write(conn, sa.insert(self.table), inserts, self._insert_params)
-        self._write(conn, self._update_statement(), updates, self._update_params)
-        self._write(conn, self._delete_statement(), deletes, self._key_params)
+        self._write(conn, self._insert, inserts, self._insert_params)
+        self._write(conn, self._update, updates, self._update_params)
+        self._write(conn, self._delete, deletes, self._key_params)
         return results
 
     def _missing_key(self, record: Record, result: Result) -> bool:
@@ -197,44 +206,58 @@ class SqlTarget:
                 found[tuple(_comparable(row[k]) for k in self.match)] = dict(row)
         return found
 
-    def _update_statement(self) -> sa.Update:
-        statement = sa.update(self.table)
-        for k in self.match:
-            statement = statement.where(self.table.c[k] == sa.bindparam(f"k_{k}"))
-        return statement.values(
-            {c: sa.bindparam(f"v_{c}") for c in self.columns if c not in self.match}
+    def _statements(self) -> tuple[str, str, str]:
+        """INSERT, UPDATE and DELETE as driver SQL with positional parameters, built once:
+        SQLAlchemy's per-row parameter processing cost more than SQLite's insert itself."""
+        prepare = self.engine.dialect.identifier_preparer
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        table = prepare.format_table(self.table)
+        keys = " AND ".join(f"{prepare.quote(k)} = {mark}" for k in self.match) or "1 = 0"
+        values = [c for c in self.columns if c not in self.match]
+        insert = (
+            f"INSERT INTO {table} ({', '.join(prepare.quote(c) for c in self.columns)}) "
+            f"VALUES ({', '.join([mark] * len(self.columns))})"
         )
+        update = (
+            f"UPDATE {table} SET {', '.join(f'{prepare.quote(c)} = {mark}' for c in values)} "
+            f"WHERE {keys}"
+        )
+        delete = f"DELETE FROM {table} WHERE {keys}"
+        return insert, update, delete
 
-    def _delete_statement(self) -> sa.Delete:
-        statement = sa.delete(self.table)
-        for k in self.match:
-            statement = statement.where(self.table.c[k] == sa.bindparam(f"k_{k}"))
-        return statement
+    def _params(self, columns: Sequence[str]) -> Callable[[Record], tuple[Any, ...]]:
+        """Record -> driver parameters for ``columns``, through each column type's bind
+        processor (SQLite stores dates as ISO text, decimals as numbers)."""
+        dialect = self.engine.dialect
+        steps = [(name, self.table.c[name].type.bind_processor(dialect)) for name in columns]
+        if all(process is None for _, process in steps):
+            names = list(columns)
+            return lambda record: tuple([record.values[n] for n in names])
 
-    def _insert_params(self, record: Record) -> dict[str, Any]:
-        return {c: record.values[c] for c in self.columns}
+        def params(record: Record) -> tuple[Any, ...]:
+            values = record.values
+            return tuple(
+                [
+                    values[name] if process is None else process(values[name])
+                    for name, process in steps
+                ]
+            )
 
-    def _update_params(self, record: Record) -> dict[str, Any]:
-        params = self._key_params(record)
-        params.update({f"v_{c}": record.values[c] for c in self.columns if c not in self.match})
         return params
-
-    def _key_params(self, record: Record) -> dict[str, Any]:
-        return {f"k_{k}": record.values[k] for k in self.match}
 
     def _write(
         self,
         conn: Connection,
-        statement: sa.Executable,
+        statement: str,
         items: list[tuple[Record, Result]],
-        params: Any,
+        params: Callable[[Record], tuple[Any, ...]],
     ) -> None:
         """``executemany``; on failure, one savepoint per record finds the bad ones."""
         if not items:
             return
         savepoint = conn.begin_nested()
         try:
-            conn.execute(statement, [params(record) for record, _ in items])
+            conn.exec_driver_sql(statement, [params(record) for record, _ in items])
             savepoint.commit()
             return
         except sa.exc.DBAPIError:
@@ -242,7 +265,7 @@ class SqlTarget:
         for record, result in items:
             one = conn.begin_nested()
             try:
-                conn.execute(statement, params(record))
+                conn.exec_driver_sql(statement, params(record))
                 one.commit()
             except sa.exc.DBAPIError as exc:
                 one.rollback()

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
@@ -20,8 +21,10 @@ from rota.data.connections import open_engine
 from rota.data.mapping import parse_mapping
 from rota.data.records import RecordError, SourceError, SourceRow
 from rota.data.sources import open_source
-from rota.data.spec import DEFAULT_DRY_RUN_LIMIT, TRANSFER
+from rota.data.sources.http_source import safe_url
+from rota.data.spec import DEFAULT_DRY_RUN_LIMIT, HTTP_TARGET, TRANSFER
 from rota.data.targets.files import FileTarget
+from rota.data.targets.http_target import HttpTarget
 from rota.data.targets.sql_table import Action, Record, SqlTarget
 from rota.jobs.executors.base import (
     Attempt,
@@ -111,9 +114,9 @@ class DataExecutor(Executor):
             columns = list(_dict(spec["mapping"]))
             target_spec = _dict(spec["target"])
             total = source.total() if part is None else None
-            reporter.progress(
-                0, min(total, DEFAULT_DRY_RUN_LIMIT) if dry_run and total else total, None
-            )
+            if dry_run and total:
+                total = min(total, DEFAULT_DRY_RUN_LIMIT)
+            reporter.progress(0, total, None)
             rows = source.rows()
             if keep is not None:
                 rows = (row for row in rows if keep(row))
@@ -136,7 +139,7 @@ class DataExecutor(Executor):
                 [str(k) for k in _list(spec["match"])],
                 Action(str(spec["action"])),
             )
-            return self._run(attempt, reporter, control, rows, mapping, target, dry_run)
+            return self._run(attempt, reporter, control, rows, mapping, target, dry_run, total)
         except InvalidInputError as exc:
             raise JobFailed(str(exc), retryable=False) from None
         except SourceError as exc:
@@ -202,6 +205,8 @@ class DataExecutor(Executor):
         dry_run: bool,
     ) -> dict[str, int]:
         """``transfer``: write the mapped records to a file that appears only when complete."""
+        if target_spec.get("type") == HTTP_TARGET:
+            return self._send(reporter, control, rows, mapping, target_spec, columns, dry_run)
         target = FileTarget(target_spec, settings.resolved_data_folders, columns)
         counts = {"records": 0, "failed": 0}
         chunk: list[tuple[int, dict[str, Any]]] = []
@@ -225,6 +230,57 @@ class DataExecutor(Executor):
         return counts
 
     @staticmethod
+    def _send(
+        reporter: Reporter,
+        control: RunControl,
+        rows: Iterator[SourceRow],
+        mapping: Any,
+        target_spec: dict[str, Any],
+        columns: list[str],
+        dry_run: bool,
+    ) -> dict[str, int]:
+        """``transfer`` to an HTTP endpoint: one request per batch; a refused batch fails its
+        records with the endpoint's answer, and the next batch is still sent. A dry run sends
+        nothing."""
+        target = HttpTarget(target_spec, columns)
+        where = safe_url(target.url)
+        counts = {"records": 0, "failed": 0}
+        batch: list[tuple[int, dict[str, Any]]] = []
+        limit = DEFAULT_DRY_RUN_LIMIT if dry_run else None
+
+        def send() -> None:
+            if not batch:
+                return
+            error = None
+            if not dry_run:
+                reporter.external_call(urlsplit(target.url).netloc, f"{target.method} {where}")
+                error = target.send([values for _, values in batch])
+            for number, _ in batch:
+                if error is None:
+                    reporter.record(
+                        f"row {number}", "skipped" if dry_run else "exported", None, number
+                    )
+                else:
+                    counts["failed"] += 1
+                    reporter.record(f"row {number}", "failed", error, number)
+            batch.clear()
+
+        try:
+            for number, values in _mapped(rows, mapping, reporter, counts, limit):
+                batch.append((number, values))
+                if len(batch) >= target.batch_size:
+                    send()
+                    _check(control)
+            send()
+        finally:
+            target.close()
+        if dry_run:
+            reporter.log("info", f"would send {counts['records']} records to {where}")
+        else:
+            reporter.info({"url": where, "exported": target.count})
+        return counts
+
+    @staticmethod
     def _write_chunk(
         target: FileTarget,
         chunk: list[tuple[int, dict[str, Any]]],
@@ -245,6 +301,7 @@ class DataExecutor(Executor):
         mapping: Any,
         target: SqlTarget,
         dry_run: bool,
+        total: int | None,
     ) -> dict[str, int]:
         spec = attempt.definition.spec
         chunk_size = DEFAULT_DRY_RUN_LIMIT if dry_run else int(str(spec.get("chunk_size", 5000)))
@@ -280,7 +337,7 @@ class DataExecutor(Executor):
                 else:
                     reporter.record(result.key, result.action, None, result.number)
             chunk.clear()
-            reporter.progress(counts["records"], None, None)
+            reporter.progress(counts["records"], total, None)
 
         limit = DEFAULT_DRY_RUN_LIMIT if dry_run else None
         stop = stop_after if isinstance(stop_after, int) else None
