@@ -82,11 +82,10 @@ class SqlTarget:
             raise InvalidInputError("match", f"{action.value} needs match keys")
         self.columns = list(columns)
         self._insert, self._update, self._delete = self._statements()
-        self._insert_params = self._params(self.columns)
-        self._update_params = self._params(
-            [c for c in self.columns if c not in self.match] + self.match
-        )
-        self._key_params = self._params(self.match)
+        self._bind = self._params(self.columns)
+        self._keys_at = [self.columns.index(k) for k in self.match]
+        self._values_at = [i for i, c in enumerate(self.columns) if c not in self.match]
+        self._selects: dict[int, str] = {}
         self._bulk = (
             PostgresBulk(engine, self.table, self.columns, self.match, action)
             if engine.dialect.name == "postgresql"
@@ -131,44 +130,54 @@ class SqlTarget:
         return results
 
     def _apply_in(self, conn: Connection, records: Sequence[Record]) -> list[Result]:
-        existing = self._existing(conn, records) if self.match else {}
+        """Classify and write a chunk, comparing in the driver's terms: each record's values
+        pass through the columns' bind processors once, and a stored row equal to them as a
+        tuple is unchanged without looking at a single column."""
+        bind = self._bind
+        keys_at, values_at = self._keys_at, self._values_at
+        bound: list[tuple[Record, Result, tuple[Any, ...]]] = []
         results: list[Result] = []
-        inserts: list[tuple[Record, Result]] = []
-        updates: list[tuple[Record, Result]] = []
-        deletes: list[tuple[Record, Result]] = []
         for record in records:
-            key = self.key_of(record)
-            result = Result(record.number, key, "skipped")
+            result = Result(record.number, self.key_of(record), "skipped")
             results.append(result)
-            if self._missing_key(record, result):
-                continue
-            before = existing.get(self._key_tuple(record))
-            if self.action is Action.DELETE:
+            if not self._missing_key(record, result):
+                bound.append((record, result, bind(record)))
+        existing = self._existing(conn, [p for _, _, p in bound]) if self.match else {}
+        inserts: list[tuple[tuple[Any, ...], Result]] = []
+        updates: list[tuple[tuple[Any, ...], Result]] = []
+        deletes: list[tuple[tuple[Any, ...], Result]] = []
+        action = self.action
+        for _record, result, params in bound:
+            key = tuple([params[i] for i in keys_at])
+            before = existing.get(key) if existing else None
+            if action is Action.DELETE:
                 if before is not None:
                     result.action = "deleted"
-                    deletes.append((record, result))
+                    deletes.append((key, result))
                 continue
             if before is None:
-                if self.action is Action.UPDATE:
-                    continue  # nothing to update: skipped
-                result.action = "inserted"
-                inserts.append((record, result))
+                if action is not Action.UPDATE:  # an update of nothing is skipped
+                    result.action = "inserted"
+                    inserts.append((params, result))
                 continue
-            if self.action is Action.INSERT:
+            if action is Action.INSERT:
                 result.action, result.error = "failed", "a record with this key already exists"
                 continue
+            if before == params:
+                result.action = "unchanged"
+                continue
             changes = {
-                c: (before.get(c), record.values[c])
-                for c in self.columns
-                if c not in self.match and not _same(before.get(c), record.values[c])
+                self.columns[i]: (before[i], params[i])
+                for i in values_at
+                if not _same(before[i], params[i])
             }
             result.action = "updated" if changes else "unchanged"
             result.changes = changes
             if changes:
-                updates.append((record, result))
-        self._write(conn, self._insert, inserts, self._insert_params)
-        self._write(conn, self._update, updates, self._update_params)
-        self._write(conn, self._delete, deletes, self._key_params)
+                updates.append((tuple([params[i] for i in values_at]) + key, result))
+        self._write(conn, self._insert, inserts)
+        self._write(conn, self._update, updates)
+        self._write(conn, self._delete, deletes)
         return results
 
     def _missing_key(self, record: Record, result: Result) -> bool:
@@ -179,32 +188,38 @@ class SqlTarget:
 
     # -- statements ------------------------------------------------------------------------
 
-    def _key_tuple(self, record: Record) -> tuple[Any, ...]:
-        return tuple(_comparable(record.values.get(k)) for k in self.match)
-
     def _existing(
-        self, conn: Connection, records: Sequence[Record]
-    ) -> dict[tuple[Any, ...], dict[str, Any]]:
-        keys = {
-            self._key_tuple(r)
-            for r in records
-            if all(r.values.get(k) is not None for k in self.match)
-        }
-        if not keys:
-            return {}
-        wanted = [self.table.c[c] for c in self.columns]
-        key_columns = [self.table.c[k] for k in self.match]
-        found: dict[tuple[Any, ...], dict[str, Any]] = {}
-        batch = sorted(keys, key=repr)
-        for start in range(0, len(batch), 500):
-            part = batch[start : start + 500]
-            if len(key_columns) == 1:
-                condition = key_columns[0].in_([k[0] for k in part])
-            else:
-                condition = sa.tuple_(*key_columns).in_(part)
-            for row in conn.execute(sa.select(*wanted).where(condition)).mappings():
-                found[tuple(_comparable(row[k]) for k in self.match)] = dict(row)
+        self, conn: Connection, bound: Sequence[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Stored rows (mapped columns, driver values) by key, for the keys of ``bound``."""
+        keys_at = self._keys_at
+        keys = list({tuple([params[i] for i in keys_at]) for params in bound})
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for start in range(0, len(keys), _SELECT_BATCH):
+            part = keys[start : start + _SELECT_BATCH]
+            statement = self._select_many(len(part))
+            flat = [value for key in part for value in key]
+            for row in conn.exec_driver_sql(statement, tuple(flat)):
+                stored = tuple(row)
+                found[tuple([stored[i] for i in keys_at])] = stored
         return found
+
+    def _select_many(self, count: int) -> str:
+        """``SELECT <columns> FROM <table> WHERE <keys> IN (...)`` for ``count`` keys."""
+        if count not in self._selects:
+            prepare = self.engine.dialect.identifier_preparer
+            mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            columns = ", ".join(prepare.quote(c) for c in self.columns)
+            if len(self.match) == 1:
+                where = f"{prepare.quote(self.match[0])} IN ({', '.join([mark] * count)})"
+            else:
+                row = f"({', '.join([mark] * len(self.match))})"
+                names = ", ".join(prepare.quote(k) for k in self.match)
+                where = f"({names}) IN (VALUES {', '.join([row] * count)})"
+            self._selects[count] = (
+                f"SELECT {columns} FROM {prepare.format_table(self.table)} WHERE {where}"
+            )
+        return self._selects[count]
 
     def _statements(self) -> tuple[str, str, str]:
         """INSERT, UPDATE and DELETE as driver SQL with positional parameters, built once:
@@ -229,7 +244,10 @@ class SqlTarget:
         """Record -> driver parameters for ``columns``, through each column type's bind
         processor (SQLite stores dates as ISO text, decimals as numbers)."""
         dialect = self.engine.dialect
-        steps = [(name, self.table.c[name].type.bind_processor(dialect)) for name in columns]
+        steps = [
+            (name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in columns
+        ]
         if all(process is None for _, process in steps):
             names = list(columns)
             return lambda record: tuple([record.values[n] for n in names])
@@ -249,28 +267,31 @@ class SqlTarget:
         self,
         conn: Connection,
         statement: str,
-        items: list[tuple[Record, Result]],
-        params: Callable[[Record], tuple[Any, ...]],
+        items: list[tuple[tuple[Any, ...], Result]],
     ) -> None:
         """``executemany``; on failure, one savepoint per record finds the bad ones."""
         if not items:
             return
         savepoint = conn.begin_nested()
         try:
-            conn.exec_driver_sql(statement, [params(record) for record, _ in items])
+            conn.exec_driver_sql(statement, [params for params, _ in items])
             savepoint.commit()
             return
         except sa.exc.DBAPIError:
             savepoint.rollback()
-        for record, result in items:
+        for params, result in items:
             one = conn.begin_nested()
             try:
-                conn.exec_driver_sql(statement, params(record))
+                conn.exec_driver_sql(statement, params)
                 one.commit()
             except sa.exc.DBAPIError as exc:
                 one.rollback()
                 result.action, result.error = "failed", _reason(exc)
                 result.changes = {}
+
+
+_SELECT_BATCH = 500
+"""Keys per lookup query (SQLite allows 32,766 parameters; composite keys use several)."""
 
 
 def _reflect(engine: Engine, name: str) -> sa.Table:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from rota.data.connections import open_engine
 from rota.data.mapping import parse_mapping
 from rota.data.records import RecordError, SourceError, SourceRow
+from rota.data.seen import SeenKeys
 from rota.data.sources import open_source
 from rota.data.sources.http_source import safe_url
 from rota.data.spec import DEFAULT_DRY_RUN_LIMIT, HTTP_TARGET, TRANSFER
@@ -307,7 +308,7 @@ class DataExecutor(Executor):
         chunk_size = DEFAULT_DRY_RUN_LIMIT if dry_run else int(str(spec.get("chunk_size", 5000)))
         stop_after = spec.get("stop_after_failures")
         reject_duplicates = spec.get("duplicates", "reject") == "reject"
-        seen: dict[str, int] = {}
+        seen = SeenKeys() if reject_duplicates and target.match else None
         counts = {"records": 0, "failed": 0}
         would: dict[str, int] = {}
         chunk: dict[str, Record] = {}
@@ -317,6 +318,10 @@ class DataExecutor(Executor):
             reporter.record(key, "failed", reason, row)
 
         def flush() -> None:
+            if seen is not None and chunk:
+                for key, first in seen.first_rows(list(chunk)).items():
+                    fail(key, f"duplicate key, also in row {first}", chunk.pop(key).number)
+                seen.add((key, record.number) for key, record in chunk.items())
             if not chunk:
                 return
             for result in target.apply(list(chunk.values()), dry_run=dry_run):
@@ -341,19 +346,21 @@ class DataExecutor(Executor):
 
         limit = DEFAULT_DRY_RUN_LIMIT if dry_run else None
         stop = stop_after if isinstance(stop_after, int) else None
+        match = target.match
         try:
             for number, values in _mapped(rows, mapping, reporter, counts, limit, stop):
                 record = Record(number, values)
+                if any(values.get(k) is None for k in match):
+                    chunk[f"\0{number}"] = record  # the target fails it: a match key is empty
+                    continue
                 key = target.key_of(record)
-                first = seen.get(key) if reject_duplicates else None
-                if first is not None:
-                    fail(key, f"duplicate key, also in row {first}", number)
+                earlier = chunk.get(key)
+                if earlier is not None and seen is not None:
+                    fail(key, f"duplicate key, also in row {earlier.number}", number)
                     _stop_after(counts, stop)
                     continue
-                if reject_duplicates and target.match:
-                    seen[key] = number
-                earlier = chunk.pop(key, None)
                 if earlier is not None:  # last wins: the earlier row is superseded
+                    del chunk[key]
                     reporter.record(key, "skipped", None, earlier.number)
                     reporter.log("info", f"row {earlier.number} superseded by row {number} ({key})")
                 chunk[key] = record
@@ -361,10 +368,13 @@ class DataExecutor(Executor):
                     flush()
                     _stop_after(counts, stop)
                     _check(control)
+            flush()
         except JobFailed:
             flush()  # what was read before the limit was reached is still applied
             raise
-        flush()
+        finally:
+            if seen is not None:
+                seen.close()
         if dry_run:
             counts.update({f"would_{k}": v for k, v in would.items()})
         return counts
