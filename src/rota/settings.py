@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rota.model.errors import InvalidInputError
@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     data_folders: list[Path] = Field(
         default_factory=lambda: [Path("data")],
         description="Folders data jobs may read and write files in (`[data] folders`).",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key of the secret store (set it in the environment, never in rota.toml).",
+    )
+    secret_key_file: Path = Field(
+        default=Path(".rota/secret.key"),
+        description="Key file used when `ROTA_SECRET_KEY` is unset; created owner-only.",
     )
     host: str = Field(default="127.0.0.1", description="Address `rota up` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `rota up` listens on.")
@@ -120,6 +128,10 @@ def _read_config(folder: Path) -> dict[str, Any]:
     data = document.get("rota", {})
     if not isinstance(data, dict):
         raise InvalidInputError(CONFIG_FILE, "[rota] must be a table")
+    if "secret_key" in data:
+        raise InvalidInputError(
+            "secret_key", "set ROTA_SECRET_KEY in the environment, never in rota.toml"
+        )
     # Data jobs' tables: [connections] name = "url", and [data] folders = [...].
     if "connections" in document:
         data = {**data, "connections": document["connections"]}

@@ -21,12 +21,16 @@ from rota.cli.output import console, errors
 from rota.engine.scheduler import Scheduler
 from rota.engine.worker import Worker
 from rota.model.status import RunStatus
+from rota.secrets.box import self_test
 from rota.services.jobs import sync_project
 from rota.store.base import Store
 
 
 def _prepare(app: App) -> None:
     app.store.upgrade()
+    # Refuse to start when the key does not open the stored secrets: every run needing one
+    # would fail later, one by one, at 3 a.m.
+    self_test(app.store, app.settings)
     report = sync_project(app.store, app.settings.project, default_tz=app.settings.timezone)
     changed = [r for r in report.results if r.change != "unchanged"]
     console.print(

@@ -175,6 +175,25 @@ def _column(name: Any, spec: Any, where: str) -> FieldMapping:
         except tf.Reject as exc:
             raise RecordError(name, exc.args[0]) from None
 
+    if source != "value" and not pre and not has_default and not required:
+        # The common columns (a field as it is, or one conversion) skip the general steps:
+        # this runs once per column of every record of an import.
+        if not post and keep_empty:
+            return FieldMapping(name, source, fields, ctype, required, get)
+        if len(post) == 1:
+            step = post[0]
+
+            def convert_one(values: Mapping[str, Any]) -> Any:
+                value = get(values)
+                if value is None or (value.__class__ is str and not value):
+                    return value if keep_empty else None
+                try:
+                    return step(value)
+                except tf.Reject as exc:
+                    raise RecordError(name, exc.args[0]) from None
+
+            return FieldMapping(name, source, fields, ctype, required, convert_one)
+
     if source == "value":  # computed once, now: a bad constant fails the definition
         try:
             constant = compute({})

@@ -7,8 +7,9 @@ everywhere the definition goes. An option instead names where the secret is:
 headers: {Authorization: "Bearer ${env:CRM_TOKEN}"}
 ```
 
-Only ``env`` is known for now. Each kind is one entry of :data:`RESOLVERS`, so a later kind
-(``${secret:NAME}``) is one function more. Checkers call :func:`check_references` when a job is
+Two kinds: ``${env:NAME}`` (the worker's environment) and ``${secret:NAME}`` (Rota's secret
+store, resolved only inside a run: see :mod:`rota.secrets.scope`). Each kind is one entry of
+:data:`RESOLVERS`. Checkers call :func:`check_references` when a job is
 loaded (kinds and names only: the value may legitimately be absent on the machine that loads
 the file); runners call :func:`resolve_references` when the job runs.
 
@@ -23,6 +24,8 @@ import re
 from collections.abc import Callable
 
 from rota.model.errors import InvalidInputError
+from rota.model.secrets import check_secret_name
+from rota.secrets.scope import CURRENT
 
 Resolver = Callable[[str, str], str]
 """``resolver(name, field)``: the value ``name`` stands for, or :class:`InvalidInputError`
@@ -46,10 +49,26 @@ def _check_env_name(name: str, field: str) -> None:
         )
 
 
-RESOLVERS: dict[str, Resolver] = {"env": _env}
+def _secret(name: str, field: str) -> str:
+    scope = CURRENT.get()
+    if scope is None:
+        raise InvalidInputError(
+            field, f"${{secret:{name}}} is resolved only inside a run (no secret store here)"
+        )
+    return scope.value(name, field)
+
+
+def _check_secret_name(name: str, field: str) -> None:
+    check_secret_name(name, field)
+
+
+RESOLVERS: dict[str, Resolver] = {"env": _env, "secret": _secret}
 """How each kind of reference is resolved, by kind."""
 
-NAME_CHECKS: dict[str, Callable[[str, str], None]] = {"env": _check_env_name}
+NAME_CHECKS: dict[str, Callable[[str, str], None]] = {
+    "env": _check_env_name,
+    "secret": _check_secret_name,
+}
 """How each kind checks a name without resolving it (kinds without an entry accept any)."""
 
 

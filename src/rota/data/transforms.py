@@ -268,7 +268,7 @@ _NUMERIC = {  # the regexes of _strptime (ASCII digits), so both read a text the
 }
 
 
-def _numeric_reader(fmt: str) -> Callable[[str], datetime] | None:
+def _numeric_reader(fmt: str) -> Callable[[str], date] | None:
     """``strptime`` costs ~8 µs a value; a format of only the numeric directives above (the
     usual ``%d.%m.%Y %H:%M``) is read by one regex instead, 5x faster with the same result."""
     parts = re.split("(%.)", fmt)
@@ -283,14 +283,26 @@ def _numeric_reader(fmt: str) -> Callable[[str], datetime] | None:
     )
     rx = re.compile(pattern, re.ASCII | re.IGNORECASE)
     order = [directives.index(f"%{k}") if f"%{k}" in directives else -1 for k in "YmdHMS"]
+    iy, im, iday, ih, imi, isec = order
+    fullmatch = rx.fullmatch
+
+    if ih < 0 and imi < 0 and isec < 0:  # a date: no datetime built only to be cut down
+
+        def read_date(text: str) -> date:
+            match = fullmatch(text)
+            if match is None:
+                raise ValueError(text)
+            g = match.groups()
+            return date(int(g[iy]), int(g[im]), int(g[iday]))
+
+        return read_date
 
     def read(text: str) -> datetime:
-        match = rx.fullmatch(text)
+        match = fullmatch(text)
         if match is None:
             raise ValueError(text)
-        groups = (*match.groups(), "0")  # index -1: a directive the format lacks
-        y, m, d, hh, mm, ss = (int(groups[i]) for i in order)
-        return datetime(y, m, d, hh, mm, ss)
+        g = (*match.groups(), "0")  # index -1: a directive the format lacks
+        return datetime(int(g[iy]), int(g[im]), int(g[iday]), int(g[ih]), int(g[imi]), int(g[isec]))
 
     return read
 

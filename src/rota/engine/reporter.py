@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from rota.model.errors import LeaseLostError, StoreUnavailableError
@@ -21,6 +21,17 @@ FLUSH_SECONDS = 0.5
 FLUSH_ITEMS = 2000
 
 
+def mask_json(value: JsonValue, mask: Callable[[str], str]) -> JsonValue:
+    """Every string in a JSON value (keys included) passed through ``mask``."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [mask_json(item, mask) for item in value]
+    if isinstance(value, dict):
+        return {mask(k): mask_json(v, mask) for k, v in value.items()}
+    return value
+
+
 class StoreReporter:
     """The :class:`rota.jobs.executors.base.Reporter` of one attempt."""
 
@@ -30,7 +41,10 @@ class StoreReporter:
         claim: Claim,
         clock: Callable[[], datetime],
         on_lease_lost: Callable[[], None],
+        mask: Callable[[str], str] = str,
     ) -> None:
+        self._mask = mask
+        """Hides the run's secret values in everything it reports (see rota.secrets.scope)."""
         self._store = store
         self._claim = claim
         self._clock = clock
@@ -49,28 +63,55 @@ class StoreReporter:
     def log(self, level: str, message: str, at: float | None = None) -> None:
         when = datetime.fromtimestamp(at, UTC) if at is not None else self._clock()
         with self._lock:
-            self._activity.logs.append(LogLine(at=when, level=level.upper(), message=message))
+            self._activity.logs.append(
+                LogLine(at=when, level=level.upper(), message=self._mask(message))
+            )
         self._added()
 
     def progress(self, done: int, total: int | None, message: str | None) -> None:
         with self._lock:
-            self._activity.progress = Progress(done, total, message)
+            self._activity.progress = Progress(
+                done, total, None if message is None else self._mask(message)
+            )
 
     def record(self, key: str, action: str, error: str | None, row: int | None = None) -> None:
         with self._lock:
             self._activity.records.append(
-                RecordResult(key=key, action=action, error=error, row=row)
+                RecordResult(
+                    key=self._mask(key),
+                    action=action,
+                    error=None if error is None else self._mask(error),
+                    row=row,
+                )
             )
         self._added()
 
+    def records(self, results: Sequence[tuple[str, str, str | None, int | None]]) -> None:
+        mask = self._mask
+        made = [
+            RecordResult(
+                key=mask(key), action=action, error=None if error is None else mask(error), row=row
+            )
+            for key, action, error, row in results
+        ]
+        with self._lock:
+            self._activity.records.extend(made)
+            self._items += len(made)
+        if self._items >= FLUSH_ITEMS:
+            self.flush()
+
     def info(self, values: dict[str, JsonValue]) -> None:
         with self._lock:
-            self._activity.info = {**(self._activity.info or {}), **values}
+            masked = mask_json(values, self._mask)
+            assert isinstance(masked, dict)
+            self._activity.info = {**(self._activity.info or {}), **masked}
 
     def external_call(self, system: str, what: str, at: float | None = None) -> None:
         when = datetime.fromtimestamp(at, UTC) if at is not None else self._clock()
         with self._lock:
-            self._activity.external_calls.append({"system": system, "what": what, "at": iso(when)})
+            self._activity.external_calls.append(
+                {"system": self._mask(system), "what": self._mask(what), "at": iso(when)}
+            )
 
     def save_state(self, state: JsonValue) -> None:
         self.flush()

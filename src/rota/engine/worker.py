@@ -30,13 +30,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rota.engine.parts import StoreParts
-from rota.engine.reporter import StoreReporter
+from rota.engine.reporter import StoreReporter, mask_json
 from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
 from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaError, RunCancelled
 from rota.model.jobs import JobDefinition, JobKind
 from rota.model.runs import Claim, LeaseState, Outcome, RunError, utcnow
 from rota.model.status import RunStatus
+from rota.secrets.box import SecretBox, SecretKeyError, open_box
+from rota.secrets.scope import SecretScope, using
 from rota.settings import Settings
 from rota.store.base import Store
 
@@ -228,6 +230,15 @@ class Worker:
             for executor in executors.values():
                 executor.close()
 
+    def _secret_box(self) -> SecretBox | None:
+        """Read per run: a key created after the worker started (the first `rota secrets
+        set`) is used without a restart. A bad key fails the runs that need a secret."""
+        try:
+            return open_box(self.settings, create=False)
+        except SecretKeyError as exc:
+            log.error("secret key: %s", exc)
+            return None
+
     def _definition(self, claim: Claim) -> JobDefinition:
         key = (claim.job, claim.job_version)
         if key not in self._definitions:
@@ -252,7 +263,10 @@ class Worker:
         control = RunControl(
             timeout=definition.timeout, cancel_grace=self.settings.cancel_grace_seconds
         )
-        reporter = StoreReporter(self.store, claim, self._clock, lambda: control.stop("lease lost"))
+        secrets = SecretScope(self.store, self._secret_box(), claim.tenant)
+        reporter = StoreReporter(
+            self.store, claim, self._clock, lambda: control.stop("lease lost"), secrets.mask
+        )
         with self._lock:
             self._active[claim.run_id] = _Active(claim, control, reporter)
         executor = executors.get(definition.kind)
@@ -268,7 +282,8 @@ class Worker:
         )
         outcome: Outcome | None
         try:
-            result = executor.execute(attempt, reporter, control)
+            with using(secrets):
+                result = executor.execute(attempt, reporter, control)
             outcome = self._outcome(claim, RunStatus.COMPLETED, result=result)
         except RunCancelled:
             outcome = self._outcome(claim, RunStatus.CANCELED, reason="canceled")
@@ -294,7 +309,9 @@ class Worker:
         if outcome is None or reporter.lost:
             self._forget(claim.run_id)
             return
-        self._finish(replace(outcome, activity=reporter.drain()))
+        if secrets.used:  # which versions, never the values: a rotation is traceable
+            reporter.info({"secrets_used": dict(secrets.used)})
+        self._finish(replace(_masked(outcome, secrets.mask), activity=reporter.drain()))
 
     def _outcome(self, claim: Claim, status: RunStatus, **fields: object) -> Outcome:
         return Outcome(run_id=claim.run_id, token=claim.token, status=status, **fields)  # type: ignore[arg-type]
@@ -422,3 +439,20 @@ class Worker:
             self._held.clear()
         if leftovers:
             self.store.release_runs(self.id, leftovers, self._clock(), interrupted=False)
+
+
+def _masked(outcome: Outcome, mask: Callable[[str], str]) -> Outcome:
+    """The outcome with the run's secret values hidden in its error, reason and result."""
+    error = outcome.error
+    if error is not None:
+        error = RunError(
+            error.type,
+            mask(error.message),
+            None if error.traceback is None else mask(error.traceback),
+        )
+    return replace(
+        outcome,
+        error=error,
+        reason=None if outcome.reason is None else mask(outcome.reason),
+        result=mask_json(outcome.result, mask),
+    )

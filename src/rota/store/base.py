@@ -38,6 +38,7 @@ from rota.model.schedules import (
     Schedule,
     ScheduleSpec,
 )
+from rota.model.secrets import StoredSecret
 from rota.model.status import RunStatus
 
 
@@ -332,6 +333,25 @@ class Store(ABC):
     @abstractmethod
     def list_groups(self) -> list[Group]:
         """Every group named by a job definition or switched before, with its jobs."""
+
+    # -- secrets (ciphertext only: encryption happens outside the store) ---------------------
+
+    @abstractmethod
+    def put_secret(
+        self, tenant: str, name: str, ciphertext: str, actor: str | None, now: datetime
+    ) -> StoredSecret:
+        """Create or replace; the version goes up by one on every change."""
+
+    @abstractmethod
+    def get_secret(self, tenant: str, name: str) -> StoredSecret:
+        """:class:`NotFoundError` when there is no such secret."""
+
+    @abstractmethod
+    def list_secrets(self, tenant: str | None = None) -> list[StoredSecret]: ...
+
+    @abstractmethod
+    def delete_secret(self, tenant: str, name: str) -> None:
+        """:class:`NotFoundError` when there is no such secret."""
 
     # -- workers ---------------------------------------------------------------------------
 

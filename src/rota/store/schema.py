@@ -270,3 +270,16 @@ job_groups = sa.Table(
     sa.Column("changed_by", sa.String(128)),
     sa.Column("changed_at", UtcDateTime, nullable=False),
 )
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    # A Fernet token (AES-128-CBC + HMAC-SHA256, base64): the key is never in this database.
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(128)),
+)

@@ -49,13 +49,14 @@ from rota.model.status import RunStatus, check_transition
 from rota.store import schema as t
 from rota.store.base import ReapResult, RunFilter, Store, SyncResult
 from rota.store.sql_schedules import SqlScheduleOps
+from rota.store.sql_secrets import SqlSecretOps
 
 RUNNING = RunStatus.RUNNING.value
 QUEUED = RunStatus.QUEUED.value
 _WAKE_AFTER_COMMIT = "rota_wake_after_commit"
 
 
-class SqlStore(SqlScheduleOps, Store):
+class SqlStore(SqlScheduleOps, SqlSecretOps, Store):
     """Core queries shared by the SQLite and PostgreSQL stores."""
 
     def __init__(self, write_engine: Engine, read_engine: Engine | None = None) -> None:

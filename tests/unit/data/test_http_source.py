@@ -159,9 +159,9 @@ URL = "https://api.example.org/members"
         ({"headers": {"X-A": "a\nb"}}, "source.headers.X-A", "one line"),
         ({"headers": {"a": "1", "A": "2"}}, "source.headers.A", "twice"),
         (
-            {"headers": {"Authorization": "Bearer ${secret:CRM}"}},
+            {"headers": {"Authorization": "Bearer ${vault:CRM}"}},
             "source.headers.Authorization",
-            "only ${env:NAME} references are known",
+            "only ${env:NAME}, ${secret:NAME} references are known",
         ),
         ({"params": ["a"]}, "source.params", "mapping"),
         ({"params": {"key": "${env:KEY}"}}, "source.params.key", "send secrets in headers"),

@@ -288,7 +288,7 @@ def test_an_unset_variable_fails_construction(monkeypatch: pytest.MonkeyPatch) -
         ({"batch_size": True}, "target.batch_size", "from 1 to 10000"),
         ({"timeout": -1}, "target.timeout", "more than 0"),
         ({"wrap": ""}, "target.wrap", "name of the key"),
-        ({"headers": {"X-Key": "${secret:ERP}"}}, "target.headers.X-Key", "only ${env:NAME}"),
+        ({"headers": {"X-Key": "${vault:ERP}"}}, "target.headers.X-Key", "only ${env:NAME}"),
         ({"headers": {"X-Key": None}}, "target.headers.X-Key", "must be text"),
         (
             {"path": "out.json"},

@@ -50,8 +50,9 @@ def test_a_resolved_value_never_appears_in_an_error(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("${secret:CRM}", "only ${env:NAME} references are known"),
+        ("${vault:CRM}", "only ${env:NAME}, ${secret:NAME} references are known"),
         ("${vault:a/b}", "${vault:...} is not a known reference"),
+        ("${secret:has/slash}", "is not a secret name"),
         ("${CRM_TOKEN}", "names no kind"),
         ("${env:}", "names nothing"),
         ("${env:1BAD}", "not an environment variable name"),
@@ -85,6 +86,13 @@ def test_references_in_lists_kind_and_name() -> None:
 
 
 def test_a_new_kind_is_one_resolver_more(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(references.RESOLVERS, "secret", lambda name, field: name.upper())
-    assert resolve_references("Bearer ${secret:crm}", FIELD) == "Bearer CRM"
-    check_references("${secret:anything/goes}", FIELD)
+    monkeypatch.setitem(references.RESOLVERS, "vault", lambda name, field: name.upper())
+    assert resolve_references("Bearer ${vault:crm}", FIELD) == "Bearer CRM"
+    check_references("${vault:anything/goes}", FIELD)
+
+
+def test_a_secret_resolves_only_inside_a_run() -> None:
+    check_references("Bearer ${secret:crm_token}", FIELD)  # names are checked at load
+    with pytest.raises(InvalidInputError) as caught:
+        resolve_references("Bearer ${secret:crm_token}", FIELD)
+    assert "only inside a run" in caught.value.reason

@@ -40,6 +40,8 @@ class Record:
 
     number: int
     values: dict[str, Any]
+    key: str | None = None
+    """How results name it, when the caller already worked it out (see ``key_of``)."""
 
 
 @dataclass(slots=True)
@@ -86,6 +88,7 @@ class SqlTarget:
         self._keys_at = [self.columns.index(k) for k in self.match]
         self._values_at = [i for i, c in enumerate(self.columns) if c not in self.match]
         self._selects: dict[int, str] = {}
+        self._single_key = self.match[0] if len(self.match) == 1 else None
         self._bulk = (
             PostgresBulk(engine, self.table, self.columns, self.match, action)
             if engine.dialect.name == "postgresql"
@@ -94,9 +97,13 @@ class SqlTarget:
 
     def key_of(self, record: Record) -> str:
         """How record results name a record: ``member_no=1042`` (its row number without keys)."""
+        if record.key is not None:
+            return record.key
         if not self.match:
             return f"row {record.number}"
-        return ", ".join(f"{k}={record.values.get(k)}" for k in self.match)
+        if self._single_key is not None:
+            return f"{self._single_key}={record.values.get(self._single_key)}"
+        return ", ".join([f"{k}={record.values.get(k)}" for k in self.match])
 
     def apply(self, records: Sequence[Record], *, dry_run: bool = False) -> list[Result]:
         """Apply one chunk; with ``dry_run`` everything happens and is rolled back.
@@ -181,7 +188,11 @@ class SqlTarget:
         return results
 
     def _missing_key(self, record: Record, result: Result) -> bool:
-        if self.match and any(record.values.get(k) is None for k in self.match):
+        if self._single_key is not None:
+            missing = record.values.get(self._single_key) is None
+        else:
+            missing = any(record.values.get(k) is None for k in self.match)
+        if missing:
             result.action, result.error = "failed", "a match key is empty"
             return True
         return False

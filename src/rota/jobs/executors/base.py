@@ -30,6 +30,10 @@ class Reporter(Protocol):
     def record(self, key: str, action: str, error: str | None, row: int | None = None) -> None:
         """One record's result; ``row`` is where it came from, when the job knows."""
 
+    def records(self, results: Sequence[tuple[str, str, str | None, int | None]]) -> None:
+        """Many results at once as ``(key, action, error, row)``: a data job reports a chunk
+        of thousands, and one call per record was a measurable part of an import."""
+
     def info(self, values: dict[str, JsonValue]) -> None: ...
 
     def external_call(self, system: str, what: str, at: float | None = None) -> None: ...

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from rota.data.connections import open_engine
 from rota.data.mapping import parse_mapping
 from rota.data.records import RecordError, SourceError, SourceRow
+from rota.data.references import resolve_references
 from rota.data.seen import SeenKeys
 from rota.data.sources import open_source
 from rota.data.sources.http_source import safe_url
@@ -66,8 +67,14 @@ class DataExecutor(Executor):
                 f"target.connection: no connection {name!r} in rota.toml (known: {known})",
                 retryable=False,
             )
-        key = f"{name}={url}"
+        try:
+            url = resolve_references(url, f"connections.{name}")
+        except InvalidInputError as exc:
+            raise JobFailed(str(exc), retryable=False) from None
+        key = f"{name}={url}"  # a rotated password opens a new engine; the old one goes
         if key not in self._engines:
+            for old in [k for k in self._engines if k.split("=", 1)[0] == name]:
+                self._engines.pop(old).dispose()
             self._engines[key] = open_engine(url, self.project, f"connections.{name}")
         return self._engines[key]
 
@@ -111,7 +118,8 @@ class DataExecutor(Executor):
         except (InvalidInputError, SourceError) as exc:
             raise JobFailed(str(exc), retryable=False) from None
         try:
-            mapping.check_fields(source.fields)
+            if source.fields:  # a JSON or HTTP source without records names no fields
+                mapping.check_fields(source.fields)
             columns = list(_dict(spec["mapping"]))
             target_spec = _dict(spec["target"])
             total = source.total() if part is None else None
@@ -324,6 +332,7 @@ class DataExecutor(Executor):
                 seen.add((key, record.number) for key, record in chunk.items())
             if not chunk:
                 return
+            done: list[tuple[str, str, str | None, int | None]] = []
             for result in target.apply(list(chunk.values()), dry_run=dry_run):
                 if result.action == "failed":
                     fail(result.key, result.error or "failed", result.number)
@@ -340,7 +349,9 @@ class DataExecutor(Executor):
                         f"would {verb} {result.key}" + (f": {changed}" if changed else ""),
                     )
                 else:
-                    reporter.record(result.key, result.action, None, result.number)
+                    done.append((result.key, result.action, None, result.number))
+            reporter.records(done)
+            done.clear()
             chunk.clear()
             reporter.progress(counts["records"], total, None)
 
@@ -349,11 +360,12 @@ class DataExecutor(Executor):
         match = target.match
         try:
             for number, values in _mapped(rows, mapping, reporter, counts, limit, stop):
-                record = Record(number, values)
                 if any(values.get(k) is None for k in match):
-                    chunk[f"\0{number}"] = record  # the target fails it: a match key is empty
+                    # The target fails it (a match key is empty); no key to find duplicates by.
+                    chunk[f"\0{number}"] = Record(number, values)
                     continue
-                key = target.key_of(record)
+                key = target.key_of(Record(number, values))
+                record = Record(number, values, key)
                 earlier = chunk.get(key)
                 if earlier is not None and seen is not None:
                     fail(key, f"duplicate key, also in row {earlier.number}", number)

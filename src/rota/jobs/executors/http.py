@@ -13,8 +13,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
+from rota.data.references import resolve_references
 from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
-from rota.model.errors import JobFailed, RunCancelled
+from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
 
 EXCERPT_CHARS = 2000
 DEFAULT_TIMEOUT = 30.0
@@ -34,13 +35,20 @@ class HttpExecutor(Executor):
         method = spec.get("method", "GET")
         reporter.external_call(urlsplit(url).netloc, f"{method} {url}")
         reporter.log("INFO", f"{method} {url}")
+        try:
+            headers = {
+                name: resolve_references(str(value), f"headers.{name}")
+                for name, value in (spec.get("headers") or {}).items()
+            }
+        except InvalidInputError as exc:
+            raise JobFailed(str(exc), retryable=False) from None
         started = time.monotonic()
         try:
             with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
                 response = client.request(
                     method,
                     url,
-                    headers=spec.get("headers") or {},
+                    headers=headers,
                     content=content,
                     json=payload if payload is not None else None,
                 )

@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from rota.data.references import resolve_references
 from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
 from rota.jobs.yamljobs import substitute_argv
-from rota.model.errors import JobFailed, RunCancelled
+from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
 
 POLL_SECONDS = 0.05
 
@@ -29,7 +30,15 @@ class ShellExecutor(Executor):
         argv = substitute_argv(list(spec["command"]), attempt.params)
         env_spec = spec.get("env") or {}
         env = {k: os.environ[k] for k in env_spec.get("inherit", []) if k in os.environ}
-        env.update(env_spec.get("set", {}))
+        try:
+            env.update(
+                {
+                    name: resolve_references(str(value), f"env.set.{name}")
+                    for name, value in (env_spec.get("set") or {}).items()
+                }
+            )
+        except InvalidInputError as exc:
+            raise JobFailed(str(exc), retryable=False) from None
         env.update({"ROTA_RUN_ID": str(attempt.run_id), "ROTA_ATTEMPT": str(attempt.attempt)})
         cwd = _working_folder(attempt.project, spec.get("cwd"))
         reporter.log("INFO", f"$ {' '.join(argv)}")

@@ -1,0 +1,50 @@
+"""Secrets through every face (CLI now, the API later): set, list and delete — never read.
+
+Values are write-only: nothing here returns one. They are encrypted before they reach the
+store and decrypted only inside a run (:mod:`rota.secrets.scope`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rota.model.runs import utcnow
+from rota.model.secrets import StoredSecret, check_secret_name
+from rota.secrets.box import SecretKeyError, check_value, open_box, self_test
+from rota.settings import Settings
+from rota.store.base import Store
+
+DEFAULT_TENANT = "default"
+
+
+def set_secret(
+    store: Store,
+    settings: Settings,
+    name: str,
+    value: str,
+    actor: str | None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    now: datetime | None = None,
+) -> StoredSecret:
+    """Create or rotate ``name``; the next run that uses it gets the new value."""
+    check_secret_name(name)
+    check_value(value)
+    self_test(store, settings)  # never add a secret under a key that cannot open the others
+    box = open_box(settings, create=True)
+    if box is None:  # open_box(create=True) always answers a box
+        raise SecretKeyError("no secret key")
+    return store.put_secret(tenant, name, box.encrypt(value), actor, now or utcnow())
+
+
+def list_secrets(store: Store, *, tenant: str | None = None) -> list[StoredSecret]:
+    return store.list_secrets(tenant)
+
+
+def delete_secret(store: Store, name: str, *, tenant: str = DEFAULT_TENANT) -> None:
+    store.delete_secret(tenant, check_secret_name(name))
+
+
+def secret_names(store: Store, *, tenant: str = DEFAULT_TENANT) -> set[str]:
+    """For pre-flight checks: which ``${secret:NAME}`` references would resolve."""
+    return {s.name for s in store.list_secrets(tenant)}
