@@ -16,6 +16,12 @@ the memory the worker's peak RSS (``VmHWM``). Its counters must say inserted=N, 
 unchanged=N, and the table must hold what the files say, or the row fails. Pass 1 also runs at
 N/10 (fresh databases) so the table shows whether memory grows with N.
 
+``--split K`` (default 2; 1: off) adds the rows ``rota xK``: the same passes in a project and
+target of their own, the job with ``parallel: K`` and K ``rota worker`` processes (each
+concurrency 1) running during each pass, so the parts run in separate processes (one worker's
+slots are threads of one process). The time is the parent run's, the counters checked are the
+parent's (they cover all parts), the memory the largest ``VmHWM`` of the K workers.
+
 Peers, on the same files: ``sqlite-utils upsert --csv --pk member_no`` (no mapping) into a
 SQLite file, and one ``psql`` session per pass that ``\\copy``s the file into a TEMP staging
 table and applies it with ``INSERT ... SELECT <the same mapping in SQL> ON CONFLICT (member_no)
@@ -64,6 +70,10 @@ SEED = 42
 SMALL_DIVISOR = 10
 DEFAULT_TIMEOUT = 3600.0
 """Seconds one pass may take before it is reported as failed."""
+DEFAULT_SPLIT = 2
+"""``--split``: the ``rota x2`` rows (parallel: 2 on two worker processes) by default."""
+MAX_SPLIT = 16
+"""Rota's ``parallel`` accepts 1 to 16."""
 
 GOAL_RATE = 100_000.0
 GOAL_VS_SQLITE_UTILS = 1.5
@@ -124,7 +134,7 @@ target: {{connection: target, table: {table}}}
 action: upsert
 match: [member_no]
 duplicates: {duplicates}
-{chunk}mapping:
+{chunk}{parallel}mapping:
   member_no: {{field: member_no, type: int, required: true}}
   name: {{field: name, transform: [trim], required: true}}
   email: {{field: email, transform: [trim, lower]}}
@@ -174,6 +184,11 @@ EXPECTED_ACTION = {"1 insert": "inserted", "2 update": "updated", "3 unchanged":
 
 class BenchError(Exception):
     """A measurement that did not do the work it claims (the row is reported as failed)."""
+
+
+def rota_system(split: int) -> str:
+    """The system column of Rota's rows: ``rota``, or ``rota xK`` for the split variant."""
+    return "rota" if split <= 1 else f"rota x{split}"
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -488,9 +503,13 @@ class RotaProject:
         target: Target,
         args: argparse.Namespace,
         progress: Progress,
+        split: int = 1,
     ) -> None:
         self.project = folder
         self.target = target
+        self.split = split
+        """``parallel`` of the job, and the number of ``rota worker`` processes per pass."""
+        self.system = rota_system(split)
         self.timeout = args.timeout
         self.progress = progress
         (folder / "jobs").mkdir(parents=True)
@@ -501,6 +520,7 @@ class RotaProject:
             encoding="utf-8",
         )
         chunk = f"chunk_size: {args.chunk_size}\n" if args.chunk_size else ""
+        parallel = f"parallel: {split}\n" if split > 1 else ""
         (folder / "jobs" / "import.yaml").write_text(
             JOB_YAML.format(
                 job=JOB_ID,
@@ -508,6 +528,7 @@ class RotaProject:
                 table=TABLE,
                 duplicates=args.duplicates,
                 chunk=chunk,
+                parallel=parallel,
                 lookup="{" + ", ".join(f"{k}: {v}" for k, v in COUNTRIES.items()) + "}",
                 statuses=", ".join(STATUSES),
             ),
@@ -604,11 +625,16 @@ class RotaProject:
                     popen.wait()
 
     def run_pass(self, name: str, data: DataFile, label: str) -> Measurement:
-        """One pass: a fresh worker, ``rota run --wait --json``, the counters checked."""
-        m = Measurement(system="rota", target=self.target.kind, pass_name=label, rows=data.rows)
+        """One pass: ``split`` fresh workers, ``rota run --wait --json``, the counters checked."""
+        m = Measurement(
+            system=self.system, target=self.target.kind, pass_name=label, rows=data.rows
+        )
         self.use(data)
-        with self.worker() as worker:
-            watcher = Watcher(worker.pid, self.progress, f"rota {self.target.kind} {label}")
+        with contextlib.ExitStack() as stack:
+            workers = [stack.enter_context(self.worker()) for _ in range(self.split)]
+            watcher = Watcher(
+                [w.pid for w in workers], self.progress, f"{self.system} {self.target.kind} {label}"
+            )
             watcher.start()
             try:
                 cli_started = time.perf_counter()
@@ -616,9 +642,11 @@ class RotaProject:
                 cli_s = time.perf_counter() - cli_started
             finally:
                 watcher.stop()
-            if worker.poll() is not None:
-                raise BenchError(f"rota worker exited {worker.returncode} during the pass")
-            m.peak_rss_mb = peak_rss_mb(worker.pid)
+            for worker in workers:
+                if worker.poll() is not None:
+                    raise BenchError(f"rota worker exited {worker.returncode} during the pass")
+            peaks = [peak_rss_mb(w.pid) for w in workers]
+        m.peak_rss_mb = max(peaks)
         try:
             run = json.loads(done.stdout)
         except json.JSONDecodeError:
@@ -646,8 +674,31 @@ class RotaProject:
                 f"{counters}, expected {expected}; error: {run.get('error')}; "
                 f"see `rota runs records {run['id']} --failed` in {self.project}"
             )
+        if self.split > 1:
+            result = run.get("result") if isinstance(run.get("result"), dict) else {}
+            if result.get("parts") != self.split:
+                raise BenchError(
+                    f"run {run['id']} says parts={result.get('parts')!r}, expected {self.split}"
+                    f" (result {result})"
+                )
+            m.extra.update(
+                {
+                    "workers": self.split,
+                    "peak_rss_mb_each": [round(p, 1) for p in peaks],
+                    "peak_rss_mb_sum": round(sum(peaks), 1),
+                    "parts_run_by_other_workers": self.part_runs(run["id"]),
+                }
+            )
         self.target.check(data, mapped=True)
         return m
+
+    def part_runs(self, parent_id: int) -> int:
+        """How many part runs of ``parent_id`` another worker claimed: the parent deletes the
+        queued part runs it takes back, and its own worker (one slot) is busy with the parent,
+        so the part runs left were run by the other workers."""
+        listed = json.loads(self.ok("runs", "list", "--job", JOB_ID, "--limit", "100", "--json"))
+        runs = listed["runs"] if isinstance(listed, dict) else listed
+        return sum(1 for r in runs if r.get("parent_id") == parent_id)
 
     def store_mb(self) -> float:
         folder = self.project / ".rota"
@@ -655,10 +706,10 @@ class RotaProject:
 
 
 class Watcher:
-    """Progress every 10 s while a pass runs: elapsed time and the process's RSS."""
+    """Progress every 10 s while a pass runs: elapsed time and the worker processes' RSS."""
 
-    def __init__(self, pid: int, progress: Progress, what: str) -> None:
-        self.pid = pid
+    def __init__(self, pids: list[int], progress: Progress, what: str) -> None:
+        self.pids = pids
         self.progress = progress
         self.what = what
         self._stop = threading.Event()
@@ -675,13 +726,16 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(10.0):
-            rss = "?"
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        rss = f"{int(line.split()[1]) / 1024:.0f} MB"
+            sizes = []
+            for pid in self.pids:
+                rss = "?"
+                with contextlib.suppress(OSError):
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            rss = f"{int(line.split()[1]) / 1024:.0f}"
+                sizes.append(rss)
             elapsed = time.perf_counter() - self._started
-            self.progress.say(f"{self.what}: {elapsed:.0f}s, worker RSS {rss}")
+            self.progress.say(f"{self.what}: {elapsed:.0f}s, worker RSS {' + '.join(sizes)} MB")
 
 
 # -- the measurements --------------------------------------------------------------------------
@@ -701,7 +755,12 @@ def bench_rota(
     args: argparse.Namespace,
     progress: Progress,
     facts: dict[str, str],
+    split: int = 1,
 ) -> list[Measurement]:
+    """Rota's passes; with ``split`` > 1 the job has ``parallel: split`` and ``split`` workers
+    run each pass (a project, store and target of their own)."""
+    system = rota_system(split)
+    variant = f"-x{split}" if split > 1 else ""
     results: list[Measurement] = []
     small_label = f"1 insert (N/{SMALL_DIVISOR})"
     runs: list[tuple[str, list[tuple[str, DataFile, str]]]] = [
@@ -716,29 +775,30 @@ def bench_rota(
         ),
     ]
     for size, passes in runs:
-        where = folder / f"rota-{target_kind}-{size}"
-        with target_database(target_kind, where, server_url, f"rota_{size}", args) as target:
+        where = folder / f"rota{variant}-{target_kind}-{size}"
+        database = f"rota{variant.replace('-', '_')}_{size}"
+        with target_database(target_kind, where, server_url, database, args) as target:
             try:
-                project = RotaProject(where / "project", target, args, progress)
+                project = RotaProject(where / "project", target, args, progress, split)
                 target.create_table()
                 project.prepare()
             except Exception as exc:
                 results += [
-                    failed("rota", target_kind, label, d.rows, exc) for _, d, label in passes
+                    failed(system, target_kind, label, d.rows, exc) for _, d, label in passes
                 ]
                 continue
             for i, (name, file, label) in enumerate(passes):
                 try:
                     m = project.run_pass(name, file, label)
                 except Exception as exc:
-                    m = failed("rota", target_kind, label, file.rows, exc)
+                    m = failed(system, target_kind, label, file.rows, exc)
                     results.append(m)
-                    progress.say(f"rota {target_kind} {label}: FAILED: {m.error}")
+                    progress.say(f"{system} {target_kind} {label}: FAILED: {m.error}")
                     # Later passes build on this one: report them as not run.
                     for _, rest, rest_label in passes[i + 1 :]:
                         results.append(
                             failed(
-                                "rota",
+                                system,
                                 target_kind,
                                 rest_label,
                                 rest.rows,
@@ -747,12 +807,19 @@ def bench_rota(
                         )
                     break
                 results.append(m)
+                parts = ""
+                if split > 1:
+                    each = " + ".join(f"{p:.0f}" for p in m.extra["peak_rss_mb_each"])
+                    parts = (
+                        f" ({each} MB); {m.extra['parts_run_by_other_workers']} of "
+                        f"{split - 1} part runs claimed by a worker"
+                    )
                 progress.say(
-                    f"rota {target_kind} {label}: {m.rows:,} rows in {m.seconds:.2f}s = "
-                    f"{m.rate:,.0f}/s, worker peak RSS {m.peak_rss_mb:.0f} MB"
+                    f"{system} {target_kind} {label}: {m.rows:,} rows in {m.seconds:.2f}s = "
+                    f"{m.rate:,.0f}/s, worker peak RSS {m.peak_rss_mb:.0f} MB{parts}"
                 )
             if size == "full":
-                facts[f"rota store after the passes ({target_kind} target)"] = (
+                facts[f"{system} store after the passes ({target_kind} target)"] = (
                     f"{project.store_mb():.1f} MB (.rota/rota.db*, SQLite)"
                 )
     return results
@@ -872,17 +939,28 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def goal_lines(results: list[Measurement], targets: list[str]) -> list[dict[str, Any]]:
-    """Ratios and goals, one dict each: what, value, goal, ok."""
+def goal_lines(results: list[Measurement], targets: list[str], split: int) -> list[dict[str, Any]]:
+    """Ratios and goals, one dict each: what, value, goal, ok; for ``rota`` and, when
+    ``split`` > 1, for ``rota xK``."""
+    lines: list[dict[str, Any]] = []
+    systems = [rota_system(1)] + ([rota_system(split)] if split > 1 else [])
+    for system in systems:
+        lines += _goal_lines(results, targets, system)
+    return lines
+
+
+def _goal_lines(
+    results: list[Measurement], targets: list[str], system: str
+) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for name in PASSES:
-        rota = find(results, "rota", "sqlite", name)
+        rota = find(results, system, "sqlite", name)
         peer = find(results, "sqlite-utils", "sqlite", name)
         if rota and peer:
             ratio = rota.rate / peer.rate
             lines.append(
                 {
-                    "what": f"rota / sqlite-utils, sqlite, pass {name}",
+                    "what": f"{system} / sqlite-utils, sqlite, pass {name}",
                     "value": round(ratio, 2),
                     "text": f"{ratio:.2f}x",
                     "goal": f">= {GOAL_VS_SQLITE_UTILS}x",
@@ -890,13 +968,13 @@ def goal_lines(results: list[Measurement], targets: list[str]) -> list[dict[str,
                 }
             )
     for name in PASSES:
-        rota = find(results, "rota", "postgresql", name)
+        rota = find(results, system, "postgresql", name)
         peer = find(results, "psql", "postgresql", name)
         if rota and peer:
             ratio = peer.rate / rota.rate
             lines.append(
                 {
-                    "what": f"psql / rota, postgresql, pass {name}",
+                    "what": f"psql / {system}, postgresql, pass {name}",
                     "value": round(ratio, 2),
                     "text": f"{ratio:.2f}x",
                     "goal": f"<= {GOAL_VS_PSQL}x",
@@ -905,25 +983,28 @@ def goal_lines(results: list[Measurement], targets: list[str]) -> list[dict[str,
             )
     for target in targets:
         for name in PASSES:
-            rota = find(results, "rota", target, name)
+            rota = find(results, system, target, name)
             if rota:
                 lines.append(
                     {
-                        "what": f"rota records/s, {target}, pass {name}",
+                        "what": f"{system} records/s, {target}, pass {name}",
                         "value": round(rota.rate),
                         "text": f"{rota.rate:,.0f}/s",
                         "goal": f">= {GOAL_RATE:,.0f}/s",
                         "ok": rota.rate >= GOAL_RATE,
                     }
                 )
-        small = find(results, "rota", target, f"1 insert (N/{SMALL_DIVISOR})")
-        full = find(results, "rota", target, "1 insert")
+        small = find(results, system, target, f"1 insert (N/{SMALL_DIVISOR})")
+        full = find(results, system, target, "1 insert")
         if small and full and small.peak_rss_mb and full.peak_rss_mb:
             grow = full.peak_rss_mb - small.peak_rss_mb
             per = grow / max(1, full.rows - small.rows) * 100_000
+            whose = "worker" if system == rota_system(1) else "largest worker"
             lines.append(
                 {
-                    "what": f"rota worker peak RSS, {target}, pass 1 at N/{SMALL_DIVISOR} -> N",
+                    "what": (
+                        f"{system} {whose} peak RSS, {target}, pass 1 at N/{SMALL_DIVISOR} -> N"
+                    ),
                     "value": round(grow, 1),
                     "text": (
                         f"{small.peak_rss_mb:.0f} -> {full.peak_rss_mb:.0f} MB "
@@ -1013,6 +1094,20 @@ def notes(args: argparse.Namespace, targets: list[str]) -> list[str]:
         "and the table (row count, sum of amounts, the last row's note, and for the mapped "
         "systems: names trimmed, countries looked up, dates parsed)",
     ]
+    if args.split > 1:
+        k = args.split
+        found.append(
+            f"rota x{k}: the same job with `parallel: {k}` in a project, store and target of "
+            f"its own (the target starts empty), and {k} `rota worker` processes (each "
+            f"concurrency 1) running during every pass, on this {os.cpu_count()}-core "
+            "machine: the parent run does part 1 and parts 2.. go to the other workers (a "
+            "worker's slots are threads of one process, so only separate processes use more "
+            "than one core); seconds = the parent run's created_at -> finished_at; the "
+            "counters checked are the parent's (they cover all parts); peak RSS = the largest "
+            f"VmHWM of the {k} workers (--json: `peak_rss_mb_each`, `peak_rss_mb_sum`, and "
+            "`parts_run_by_other_workers`: part runs a worker claimed, not taken back by the "
+            "parent); every part reads the whole file"
+        )
     if "sqlite" in targets:
         found.append(
             "sqlite-utils: `sqlite-utils upsert DB members FILE --csv --pk member_no --silent` "
@@ -1129,6 +1224,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-peers", action="store_true", help="Rota only: skip the peers")
     parser.add_argument(
+        "--split",
+        type=int,
+        default=DEFAULT_SPLIT,
+        metavar="K",
+        help=(
+            f"also measure 'rota xK': the job with parallel: K and K worker processes "
+            f"(default {DEFAULT_SPLIT}; 1: off)"
+        ),
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
@@ -1139,6 +1244,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rows < SMALL_DIVISOR:
         parser.error(f"--rows must be at least {SMALL_DIVISOR}")
+    if not 1 <= args.split <= MAX_SPLIT:
+        parser.error(f"--split must be 1 to {MAX_SPLIT}")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [t for t in targets if t not in TARGETS]
     if unknown or not targets:
@@ -1162,6 +1269,10 @@ def main(argv: list[str] | None = None) -> int:
         data = generate(folder / "files", args.rows, progress)
         for target in targets:
             results += bench_rota(target, data, folder, server_url, args, progress, facts)
+            if args.split > 1:
+                results += bench_rota(
+                    target, data, folder, server_url, args, progress, facts, args.split
+                )
             if args.no_peers:
                 continue
             if target == "sqlite":
@@ -1176,7 +1287,7 @@ def main(argv: list[str] | None = None) -> int:
     facts["load average (1, 5, 15 min) at start / end"] = (
         f"{facts.pop('load average at start', '?')} / {load_average()}"
     )
-    goals = goal_lines(results, targets)
+    goals = goal_lines(results, targets, args.split)
     if args.json:
         for r in results:
             print(json.dumps(r.to_json()), flush=True)
