@@ -339,6 +339,8 @@ class Claim:
     token: str
     lease_expires_at: datetime
     tenant: str
+    trigger: Trigger = Trigger.MANUAL
+    """What started the run: scheduled runs are pre-flight checked before they start."""
 
 
 @dataclass

@@ -420,6 +420,7 @@ class SqlStore(SqlScheduleOps, SqlSecretOps, Store):
                 token=new_lease_token(),
                 lease_expires_at=lease_until,
                 tenant=row.tenant,
+                trigger=Trigger(row.trigger),
             )
             for row in rows
         ]
@@ -1016,6 +1017,7 @@ _CLAIMABLE = (
         _r.c.attempt,
         _r.c.max_attempts,
         _r.c.tenant,
+        _r.c.trigger,
     )
     .where(_r.c.status == QUEUED, _r.c.due_at <= sa.bindparam("b_now", type_=t.UtcDateTime))
     .order_by(_r.c.priority.desc(), _r.c.due_at, _r.c.id)
