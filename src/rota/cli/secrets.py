@@ -31,13 +31,19 @@ def _read_value(name: str) -> str:
     return value[:-1] if value.endswith("\n") else value
 
 
-@secrets.command("set")
+@secrets.command("set", context_settings={"allow_extra_args": True})
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the secret's description as JSON.")
 @pass_app
 @handle_errors
 def set_(app: App, name: str, as_json: bool) -> None:
     """Create or rotate NAME; the value comes from stdin (or a prompt), never an argument."""
+    if click.get_current_context().args:  # refused without repeating it: likely the value
+        raise InvalidInputError(
+            "value",
+            "is read from stdin or a prompt, never from an argument (arguments stay in the "
+            "shell history and in process listings); nothing was saved",
+        )
     stored = secret_service.set_secret(app.store, app.settings, name, _read_value(name), app.actor)
     if as_json:
         print_json(stored.describe())

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rota.data.references import check_references
 from rota.jobs import yamlsafe
 from rota.jobs.scheduling import overlap_option, schedule_from_mapping
 from rota.model.errors import DefinitionError, InvalidInputError
@@ -180,6 +181,8 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             raise InvalidInputError("command", "a shell job needs command: [program, args...]")
         for i, arg in enumerate(model.command):
             _check_argv_element(arg, i, names)
+        for name, value in ((model.env.set if model.env else None) or {}).items():
+            check_references(str(value), f"env.set.{name}")
         spec = {
             "command": list(model.command),
             "env": (model.env or EnvModel()).model_dump(),
@@ -212,6 +215,8 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         _check_placeholders("url", model.url, names)
         _check_placeholders("body", model.body, names)
         _check_placeholders("json", model.json_body, names)
+        for name, value in model.headers.items():
+            check_references(value, f"headers.{name}")
         spec = {
             "method": model.method,
             "url": model.url,

@@ -50,6 +50,9 @@ class SecretScope:
         with self._lock:
             self.used[name] = stored.version
             forms = {value, quote(value, safe=""), quote_plus(value)}
+            # Output is logged line by line: each line of a multi-line secret (a PEM key) is
+            # masked on its own too.
+            forms.update(line.strip() for line in value.splitlines())
             for form in forms:
                 if len(form) >= MIN_MASKED and form not in self._values:
                     self._values.append(form)

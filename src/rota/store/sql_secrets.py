@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from rota.model.errors import NotFoundError
@@ -29,28 +31,28 @@ class SqlSecretOps:
         s = t.secrets
         key = (s.c.tenant == tenant) & (s.c.name == name)
         with self._write() as conn:
-            changed = conn.execute(
-                sa.update(s)
-                .where(key)
-                .values(
-                    version=s.c.version + 1,
+            # One statement, so two first sets of a name racing each other give versions 1
+            # and 2, not a duplicate-key error.
+            insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(s)
+            conn.execute(
+                insert.values(
+                    tenant=tenant,
+                    name=name,
+                    version=1,
                     ciphertext=ciphertext,
+                    created_at=now,
                     updated_at=now,
                     updated_by=actor,
+                ).on_conflict_do_update(
+                    index_elements=[s.c.tenant, s.c.name],
+                    set_={
+                        "version": s.c.version + 1,
+                        "ciphertext": ciphertext,
+                        "updated_at": now,
+                        "updated_by": actor,
+                    },
                 )
-            ).rowcount
-            if not changed:
-                conn.execute(
-                    sa.insert(s).values(
-                        tenant=tenant,
-                        name=name,
-                        version=1,
-                        ciphertext=ciphertext,
-                        created_at=now,
-                        updated_at=now,
-                        updated_by=actor,
-                    )
-                )
+            )
             row = conn.execute(sa.select(s).where(key)).mappings().one()
         return _secret(row)
 

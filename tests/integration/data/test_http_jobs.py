@@ -15,16 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from tests.integration.conftest import wait_for_end
+from tests.integration.data.conftest import add_job, run
 
-from rota.data.connections import open_engine
 from rota.data.sources import http_source
 from rota.engine.worker import Worker
-from rota.model.runs import Run
 from rota.model.status import RunStatus
-from rota.services.jobs import sync_project
-from rota.services.runs import start_run
-from rota.settings import load_settings
 from rota.store import Store
 
 TOKEN = "crm-s3cret-token"
@@ -125,59 +120,6 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- a project and a worker ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "jobs").mkdir(parents=True)
-    (root / "data").mkdir()
-    (root / "rota.toml").write_text(
-        f'[connections]\ncrm = "sqlite:///{tmp_path}/crm.db"\n\n[data]\nfolders = ["data"]\n'
-    )
-    return root
-
-
-@pytest.fixture
-def crm(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = open_engine(f"sqlite:///{tmp_path}/crm.db", tmp_path)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE members (member_no INTEGER PRIMARY KEY, name TEXT, email TEXT)"
-        )
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def worker(store: Store, project: Path, database_url: str) -> Iterator[Worker]:
-    settings = load_settings(
-        project,
-        database_url=database_url,
-        heartbeat_seconds=0.5,
-        lease_seconds=3,
-        poll_seconds=0.05,
-        worker_concurrency=2,
-    )
-    started = Worker(store, settings)
-    thread = threading.Thread(target=started.run, daemon=True)
-    thread.start()
-    yield started
-    started.stop()
-    thread.join(30)
-    assert not thread.is_alive(), "worker did not stop"
-
-
-def add_job(store: Store, project: Path, name: str, text: str) -> None:
-    (project / "jobs" / f"{name}.yaml").write_text(text)
-    report = sync_project(store, project)
-    assert not report.errors, report.errors
-
-
-def run(store: Store, job: str, params: dict[str, Any] | None = None) -> Run:
-    return wait_for_end(store, start_run(store, job, params or {}).id, timeout=60)
 
 
 def messages(store: Store, run_id: int) -> list[str]:
