@@ -1,10 +1,11 @@
-"""``rota jobs``: list, show and sync job definitions."""
+"""``rota jobs``: list, show, sync and check job definitions."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from rota.cli.errors import ExitCode
@@ -12,8 +13,10 @@ from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, duration_text, errors, print_json
 from rota.cli.schedules import schedules_table
 from rota.model.runs import iso
+from rota.services import checks as check_service
 from rota.services import jobs as job_service
 from rota.services import schedules as schedule_service
+from rota.services import secrets as secret_service
 
 
 @click.group("jobs")
@@ -155,6 +158,48 @@ def sync(app: App, as_json: bool) -> None:
             errors.print(f"[red]invalid:[/] {e}", highlight=False)
     if report.errors:
         sys.exit(ExitCode.BAD_INPUT)
+
+
+CHECK_STYLE = {"ok": "green", "warning": "yellow", "error": "red"}
+
+
+@jobs.command("check")
+@click.argument("job_ids", nargs=-1, metavar="[JOB]...")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+@handle_errors
+def check(app: App, job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Pre-flight checks of synced jobs (all without JOB): definition, parameters, secrets,
+    source and target, schedules, destructive jobs. Exits 2 when a check is an error."""
+    results = check_service.check_jobs(
+        app.store,
+        app.settings.project,
+        app.settings,
+        list(job_ids) or None,
+        secret_names=lambda: secret_service.secret_names(app.store),
+    )
+    if as_json:
+        print_json([c.to_json() for c in results])
+    else:
+        table = Table(box=None, header_style="bold")
+        for column in ("job", "check", "status", "reason"):
+            table.add_column(column, overflow="fold")
+        for c in results:
+            status = f"[{CHECK_STYLE[c.status]}]{c.status}[/]"
+            table.add_row(c.job, c.name, status, escape(c.reason))
+        console.print(table)
+        counts = {s: sum(c.status == s for c in results) for s in CHECK_STYLE}
+        console.print(
+            f"{_count(len(results), 'check')}: {counts['ok']} ok, "
+            f"{_count(counts['warning'], 'warning')}, {_count(counts['error'], 'error')}",
+            highlight=False,
+        )
+    if check_service.has_errors(results):
+        sys.exit(ExitCode.BAD_INPUT)
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
 
 
 def register(cli: click.Group) -> None:

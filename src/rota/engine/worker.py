@@ -35,10 +35,12 @@ from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
 from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaError, RunCancelled
 from rota.model.jobs import JobDefinition, JobKind
-from rota.model.runs import Claim, LeaseState, Outcome, RunError, utcnow
+from rota.model.runs import Claim, LeaseState, Outcome, RunError, Trigger, utcnow
 from rota.model.status import RunStatus
 from rota.secrets.box import SecretBox, SecretKeyError, open_box
 from rota.secrets.scope import SecretScope, using
+from rota.services.checks import check_definition
+from rota.services.secrets import secret_names
 from rota.settings import Settings
 from rota.store.base import Store
 
@@ -230,6 +232,22 @@ class Worker:
             for executor in executors.values():
                 executor.close()
 
+    def _preflight(self, definition: JobDefinition, tenant: str) -> None:
+        """A scheduled run starts only if what it needs is there (its secrets, its source,
+        its target): otherwise it ends ``failed`` with the check's reason before it touches a
+        record, and nobody has to read a half-done import at 3 a.m."""
+        checks = check_definition(
+            definition,
+            self.settings,
+            secret_names=lambda: secret_names(self.store, tenant=tenant),
+        )
+        for check in checks:
+            if check.status == "error" and check.name in RUNTIME_CHECKS:
+                raise PreflightFailed(
+                    check.reason,
+                    RunError("PreflightFailed", f"pre-flight check {check.name}: {check.reason}"),
+                )
+
     def _secret_box(self) -> SecretBox | None:
         """Read per run: a key created after the worker started (the first `rota secrets
         set`) is used without a restart. A bad key fails the runs that need a secret."""
@@ -283,8 +301,15 @@ class Worker:
         outcome: Outcome | None
         try:
             with using(secrets):
+                if claim.trigger in PREFLIGHTED:
+                    self._preflight(definition, claim.tenant)
                 result = executor.execute(attempt, reporter, control)
             outcome = self._outcome(claim, RunStatus.COMPLETED, result=result)
+        except PreflightFailed as failed:
+            log.warning("run %d of %s: %s", claim.run_id, claim.job, failed.error.message)
+            outcome = self._outcome(
+                claim, RunStatus.FAILED, reason=failed.reason, error=failed.error
+            )
         except RunCancelled:
             outcome = self._outcome(claim, RunStatus.CANCELED, reason="canceled")
         except HardStop as stop:
@@ -439,6 +464,19 @@ class Worker:
             self._held.clear()
         if leftovers:
             self.store.release_runs(self.id, leftovers, self._clock(), interrupted=False)
+
+
+PREFLIGHTED = frozenset({Trigger.SCHEDULE, Trigger.CATCH_UP})
+"""Runs nobody watched start: checked before they run (a person starting one sees it fail)."""
+RUNTIME_CHECKS = frozenset({"secrets", "source", "target"})
+"""The checks of what must be there when a run starts (not warnings about the definition)."""
+
+
+class PreflightFailed(Exception):
+    def __init__(self, reason: str, error: RunError) -> None:
+        super().__init__(error.message)
+        self.reason = reason
+        self.error = error
 
 
 def _masked(outcome: Outcome, mask: Callable[[str], str]) -> Outcome:
