@@ -9,8 +9,7 @@ written fails alone; the run ends ``partial`` or ``failed`` from the counters.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,20 +30,24 @@ from rota.data.targets.sql_table import Action, Record, SqlTarget
 from rota.jobs.executors.base import (
     Attempt,
     Executor,
-    HardStop,
     Reporter,
     RunControl,
     RunParts,
 )
-from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
-from rota.model.runs import Counters, Run
+from rota.jobs.executors.data_parts import (
+    PART,
+    check_stop,
+    end_parts,
+    part_of,
+    partition,
+    wait_for_parts,
+)
+from rota.model.errors import InvalidInputError, JobFailed
+from rota.model.runs import Counters
 from rota.model.status import RunStatus
 from rota.settings import Settings, load_settings
 
 DRY_RUN = "dry_run"
-PART = "_part"
-"""The parameter a part run gets: ``[index, count]`` of the records it applies."""
-PART_POLL_SECONDS = 0.25
 WOULD = {"inserted": "insert", "updated": "update", "deleted": "delete", "skipped": "skip"}
 WOULD["unchanged"] = "leave unchanged"
 
@@ -82,7 +85,7 @@ class DataExecutor(Executor):
         spec = attempt.definition.spec
         settings = load_settings(self.project)
         dry_run = bool(attempt.params.get(DRY_RUN, False))
-        part = _part(attempt.params)
+        part = part_of(attempt.params)
         parallel = spec.get("parallel") or 1
         if (
             part is None
@@ -109,7 +112,7 @@ class DataExecutor(Executor):
         spec = attempt.definition.spec
         try:
             mapping = parse_mapping(_dict(spec["mapping"]))
-            keep = _partition(spec, part) if part is not None else None
+            keep = partition(spec, part) if part is not None else None
             source = open_source(
                 _dict(spec["source"]),
                 settings.resolved_data_folders,
@@ -169,20 +172,20 @@ class DataExecutor(Executor):
         of one key lands in one part, so duplicate checks and writes never race), start parts
         1… as runs any worker can take, do part 0 here, take back the parts nobody took, wait
         for the others and add up their counters."""
-        _end_parts(parts, control, [p.id for p in parts.parts() if not p.status.terminal])
+        end_parts(parts, control, [p.id for p in parts.parts() if not p.status.terminal])
         ids = parts.start([{**attempt.params, PART: [index, count]} for index in range(1, count)])
         reporter.log("info", f"split into {count} parts; parts 2-{count} are runs {ids}")
         counts = self._once(attempt, reporter, control, settings, False, (0, count))
         waiting: dict[int, int] = {}
         for index, run_id in enumerate(ids, start=1):
-            _check(control)
+            check_stop(control)
             if parts.withdraw(run_id):
                 reporter.log("info", f"part {index + 1} taken back from run {run_id}")
                 more = self._once(attempt, reporter, control, settings, False, (index, count))
                 counts = {k: counts.get(k, 0) + more.get(k, 0) for k in counts | more}
             else:
                 waiting[run_id] = index
-        ended = _wait_for_parts(parts, control, reporter, waiting)
+        ended = wait_for_parts(parts, control, reporter, waiting)
         total = Counters()
         broken: list[str] = []
         for run in ended:
@@ -225,7 +228,7 @@ class DataExecutor(Executor):
                 chunk.append((number, values))
                 if len(chunk) >= 1000:
                     self._write_chunk(target, chunk, reporter, dry_run)
-                    _check(control)
+                    check_stop(control)
             self._write_chunk(target, chunk, reporter, dry_run)
             if dry_run:
                 target.abort()
@@ -279,7 +282,7 @@ class DataExecutor(Executor):
                 batch.append((number, values))
                 if len(batch) >= target.batch_size:
                     send()
-                    _check(control)
+                    check_stop(control)
             send()
         finally:
             target.close()
@@ -379,7 +382,7 @@ class DataExecutor(Executor):
                 if len(chunk) >= chunk_size:
                     flush()
                     _stop_after(counts, stop)
-                    _check(control)
+                    check_stop(control)
             flush()
         except JobFailed:
             flush()  # what was read before the limit was reached is still applied
@@ -419,91 +422,9 @@ def _mapped(
         yield row.number, values
 
 
-def _part(params: dict[str, Any]) -> tuple[int, int] | None:
-    """The ``[index, count]`` a part run was started with, if it is one."""
-    value = params.get(PART)
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(v, int) for v in value)
-        and 0 <= value[0] < value[1]
-    ):
-        return value[0], value[1]
-    return None
-
-
-def _partition(spec: dict[str, Any], part: tuple[int, int]) -> Callable[[SourceRow], bool]:
-    """Which source rows belong to ``part``: by a stable hash of the mapped match keys (only
-    those columns are mapped here); rows without usable keys, or jobs without keys, by their
-    chunk of rows."""
-    index, count = part
-    chunk = int(str(spec.get("chunk_size", 5000)))
-
-    def by_row(row: SourceRow) -> bool:
-        return ((row.number - 1) // chunk) % count == index
-
-    match = [str(k) for k in _list(spec.get("match"))]
-    if not match:
-        return by_row
-    mapping = _dict(spec["mapping"])
-    keys = parse_mapping({k: mapping[k] for k in match})
-
-    def keep(row: SourceRow) -> bool:
-        if row.values is None:
-            return by_row(row)
-        try:
-            values = keys.apply(row.values)
-        except RecordError:
-            return by_row(row)
-        text = ", ".join(f"{k}={values.get(k)}" for k in match)
-        return zlib.crc32(text.encode()) % count == index
-
-    return keep
-
-
-def _wait_for_parts(
-    parts: RunParts, control: RunControl, reporter: Reporter, waiting: dict[int, int]
-) -> list[Run]:
-    """The part runs in ``waiting`` once they have all ended; a cancel or hard stop of this
-    run ends them too."""
-    while True:
-        runs = [p for p in parts.parts() if p.id in waiting]
-        if all(p.status.terminal for p in runs):
-            return runs
-        reporter.progress(sum(p.progress.done for p in runs), None, "waiting for parts")
-        try:
-            _check(control)
-        except (RunCancelled, HardStop):
-            _end_parts(parts, control, [p.id for p in runs if not p.status.terminal])
-            raise
-        control.changed.wait(PART_POLL_SECONDS)
-
-
-def _end_parts(parts: RunParts, control: RunControl, run_ids: list[int]) -> None:
-    """Cancel parts that have not ended (a previous attempt's, or this one's on cancel) and
-    wait until they have, so no two attempts write the same records at once."""
-    for run_id in run_ids:
-        parts.cancel(run_id)
-    while run_ids:
-        ended = {p.id for p in parts.parts() if p.status.terminal}
-        run_ids = [r for r in run_ids if r not in ended]
-        if run_ids:
-            if control.stop_reason() is not None:
-                return
-            control.changed.wait(PART_POLL_SECONDS)
-
-
 def _stop_after(counts: dict[str, int], stop_after: int | None) -> None:
     if stop_after is not None and counts["failed"] >= stop_after:
         raise JobFailed(f"stopped after {counts['failed']} failed records", retryable=False)
-
-
-def _check(control: RunControl) -> None:
-    reason = control.stop_reason()
-    if reason is not None:
-        raise HardStop(reason)
-    if control.cancel_requested:
-        raise RunCancelled("canceled between chunks")
 
 
 def _dict(value: object) -> dict[str, Any]:
