@@ -31,6 +31,7 @@ from pathlib import Path
 
 from rota.engine.parts import StoreParts
 from rota.engine.reporter import StoreReporter, mask_json
+from rota.jobs.checks import check_definition
 from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
 from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaError, RunCancelled
@@ -39,8 +40,6 @@ from rota.model.runs import Claim, LeaseState, Outcome, RunError, Trigger, utcno
 from rota.model.status import RunStatus
 from rota.secrets.box import SecretBox, SecretKeyError, open_box
 from rota.secrets.scope import SecretScope, using
-from rota.services.checks import check_definition
-from rota.services.secrets import secret_names
 from rota.settings import Settings
 from rota.store.base import Store
 
@@ -239,7 +238,7 @@ class Worker:
         checks = check_definition(
             definition,
             self.settings,
-            secret_names=lambda: secret_names(self.store, tenant=tenant),
+            secret_names=lambda: {s.name for s in self.store.list_secrets(tenant)},
         )
         for check in checks:
             if check.status == "error" and check.name in RUNTIME_CHECKS:

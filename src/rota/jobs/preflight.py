@@ -2,7 +2,7 @@
 valid and still the one in the project, which parameters has nobody given, are its
 ``${env:...}`` and ``${secret:...}`` references set, will its schedules fire, does a
 destructive job say what it destroys. Each answers a :class:`~rota.data.probes.Finding`, or
-``None`` when it does not apply to the job's kind; :mod:`rota.services.checks` puts them
+``None`` when it does not apply to the job's kind; :mod:`rota.jobs.checks` puts them
 together with the probes of sources and targets (:mod:`rota.data.probes`).
 """
 
