@@ -1,13 +1,18 @@
-"""A real worker, in-process, against the real store of the test (SQLite and PostgreSQL)."""
+"""A real worker, in-process, against the real store of the test (SQLite and PostgreSQL); target
+databases for jobs that read and write one: a SQLite file per test, one PostgreSQL database per
+session (each test uses its own table names there)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.conftest import _create_database, _drop_database, _name_prefix
 
 from rota.engine.worker import Worker
 from rota.model.runs import Run
@@ -105,16 +110,23 @@ def synced(store: Store, project: Path) -> Store:
     return store
 
 
-@pytest.fixture
-def worker(synced: Store, settings: Settings) -> Iterator[Worker]:
-    """A started worker; stopped (and joined) after the test."""
-    started = Worker(synced, settings)
+@contextmanager
+def running_worker(store: Store, settings: Settings) -> Iterator[Worker]:
+    """A worker running in a thread of this process; stopped (and joined) at the end."""
+    started = Worker(store, settings)
     thread = threading.Thread(target=started.run, daemon=True)
     thread.start()
     yield started
     started.stop()
     thread.join(30)
     assert not thread.is_alive(), "worker did not stop"
+
+
+@pytest.fixture
+def worker(synced: Store, settings: Settings) -> Iterator[Worker]:
+    """A started worker; stopped (and joined) after the test."""
+    with running_worker(synced, settings) as started:
+        yield started
 
 
 def wait_until(
@@ -136,3 +148,32 @@ def wait_for_end(store: Store, run_id: int, timeout: float = 30.0) -> Run:
 def wait_for_status(store: Store, run_id: int, status: RunStatus, timeout: float = 30.0) -> Run:
     wait_until(lambda: store.get_run(run_id).status is status, timeout, f"run {run_id} {status}")
     return store.get_run(run_id)
+
+
+# -- target databases ------------------------------------------------------------------------
+
+_tables = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_target_url(postgres_url: str) -> Iterator[str]:
+    name = f"rota_t_{_name_prefix()}"
+    url = _create_database(postgres_url, name)
+    try:
+        yield url
+    finally:
+        _drop_database(postgres_url, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/target.db"
+    url: str = request.getfixturevalue("postgres_target_url")
+    return url
+
+
+@pytest.fixture
+def table_name() -> str:
+    """A table name no other test of the session uses."""
+    return f"members_{next(_tables)}"

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import _create_database, _drop_database, _name_prefix
+from tests.http_server import Reply, Route, Server, serve
 
 from rota.data import probes
 from rota.data.connections import open_engine
@@ -579,45 +577,23 @@ def test_a_delete_job_without_a_description_is_an_error(settings: Settings, now:
 # -- target databases ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres_checks_url(postgres_url: str) -> Iterator[str]:
-    name = f"rota_chk_{_name_prefix()}"
-    _drop_database(postgres_url, name)
-    url = _create_database(postgres_url, name)
-    try:
-        yield url
-    finally:
-        _drop_database(postgres_url, name)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/target.db"
-    url: str = request.getfixturevalue("postgres_checks_url")
-    return url
-
-
-_tables = iter(range(1, 1_000_000))
-
-
 @pytest.fixture
-def table(target_url: str, tmp_path: Path) -> Iterator[str]:
-    """A members table no other test uses, with two rows."""
-    name = f"members_{next(_tables)}"
+def table(target_url: str, table_name: str, tmp_path: Path) -> Iterator[str]:
+    """A members table no other test uses, with two rows, in the ``target_url`` database."""
     engine = open_engine(target_url, tmp_path)
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            f"CREATE TABLE {name} (member_no INTEGER PRIMARY KEY, email TEXT, status TEXT)"
+            f"CREATE TABLE {table_name} (member_no INTEGER PRIMARY KEY, email TEXT, status TEXT)"
         )
         conn.exec_driver_sql(
-            f"INSERT INTO {name} VALUES (1, 'a@example.org', 'active'), (2, 'b@example.org', 'x')"
+            f"INSERT INTO {table_name} VALUES"
+            " (1, 'a@example.org', 'active'), (2, 'b@example.org', 'x')"
         )
     try:
-        yield name
+        yield table_name
     finally:
         with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table_name}")
         engine.dispose()
 
 
@@ -720,18 +696,18 @@ def test_a_server_that_refuses_the_connection_is_an_error(
 
 @pytest.mark.postgres
 def test_the_options_of_a_postgresql_url_are_kept(
-    project: Path, postgres_checks_url: str, tmp_path: Path, now: datetime
+    project: Path, postgres_target_url: str, tmp_path: Path, now: datetime
 ) -> None:
     """The probe's session is read-only and keeps the URL's own options: a search_path set
     there still finds a table outside ``public``."""
-    engine = open_engine(postgres_checks_url, tmp_path)
+    engine = open_engine(postgres_target_url, tmp_path)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS crm_checks")
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS crm_checks.people (member_no INTEGER, email TEXT)"
         )
     engine.dispose()
-    url = f"{postgres_checks_url}?options=-csearch_path%3Dcrm_checks"
+    url = f"{postgres_target_url}?options=-csearch_path%3Dcrm_checks"
     check = checks_of(import_job("people"), settings_for(project, url), now)["target"]
     assert (check.status, check.reason) == (
         "ok",
@@ -806,45 +782,16 @@ def test_a_secret_in_a_connection_url_is_resolved_only_inside_a_secret_scope(
 # -- HTTP ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    port: int
-    answers: dict[tuple[str, str], int] = field(default_factory=dict)
-    """(method, path) -> status; anything else is 404."""
-    seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            path = self.path.split("?", 1)[0]
-            state.seen.append(
-                (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
-            )
-            status = state.answers.get((self.command, path), 404)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    """Empty replies; 404 on a path without a route."""
+    with serve(fallback=Reply(404, b"")) as running:
+        yield running
 
-        do_HEAD = do_GET = do_OPTIONS = do_POST = answer
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Server(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+def answers(**statuses: int) -> Route:
+    """Empty replies by method (``HEAD=405, GET=200``); any other method: 404."""
+    return lambda seen: Reply(statuses.get(seen.method, 404), b"")
 
 
 def http_source_job(url: str) -> JobDefinition:
@@ -878,15 +825,15 @@ def test_an_http_source_answering_head_is_ok_and_gets_its_headers(
     project: Path, server: Server, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHECK_API_TOKEN", "t0ken-value")
-    server.answers[("HEAD", "/members")] = 200
+    server.routes["/members"] = answers(HEAD=200)
     check = checks_of(http_source_job(server.url("/members")), load_settings(project), now)
     assert (check["source"].status, check["source"].reason) == (
         "ok",
         f"http://127.0.0.1:{server.port}/members?... answered HEAD 200",
     )
-    (method, path, headers) = server.seen[-1]
-    assert (method, path) == ("HEAD", "/members?status=active&api_key=hidden")
-    assert headers["authorization"] == "Bearer t0ken-value"
+    seen = server.seen[-1]
+    assert (seen.method, seen.target) == ("HEAD", "/members?status=active&api_key=hidden")
+    assert seen.headers["authorization"] == "Bearer t0ken-value"
     assert "hidden" not in repr(check) and "t0ken" not in repr(check)
 
 
@@ -894,8 +841,7 @@ def test_an_http_source_refusing_head_is_asked_with_get(
     project: Path, server: Server, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHECK_API_TOKEN", "x")
-    server.answers[("HEAD", "/members")] = 405
-    server.answers[("GET", "/members")] = 200
+    server.routes["/members"] = answers(HEAD=405, GET=200)
     check = checks_of(http_source_job(server.url("/members")), load_settings(project), now)
     assert check["source"].status == "ok"
     assert check["source"].reason.endswith("answered HEAD 405, GET 200")
@@ -916,13 +862,13 @@ def test_a_refusal_without_an_unresolvable_header_is_only_a_warning(
     project: Path, server: Server, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CHECK_API_TOKEN", raising=False)
-    server.answers[("HEAD", "/members")] = 401
+    server.routes["/members"] = answers(HEAD=401)
     checks = checks_of(http_source_job(server.url("/members")), load_settings(project), now)
     assert checks["source"].status == "warning"
     assert checks["source"].reason.endswith(
         "answered HEAD 401 without header Authorization (not resolvable here)"
     )
-    assert "authorization" not in server.seen[-1][2]
+    assert "authorization" not in server.seen[-1].headers
     assert checks["secrets"].status == "error"  # the secrets check says why
 
 
@@ -938,24 +884,22 @@ def test_an_http_source_that_cannot_be_reached_is_an_error(
 def test_an_http_target_answering_head_or_options_is_ok(
     project: Path, server: Server, now: datetime
 ) -> None:
-    server.answers[("HEAD", "/bulk")] = 204
+    server.routes["/bulk"] = answers(HEAD=204)
     check = checks_of(http_target_job(server.url("/bulk")), load_settings(project), now)
     assert (check["target"].status, check["target"].reason) == (
         "ok",
         f"http://127.0.0.1:{server.port}/bulk answered HEAD 204",
     )
-    server.answers[("HEAD", "/bulk")] = 405
-    server.answers[("OPTIONS", "/bulk")] = 200
+    server.routes["/bulk"] = answers(HEAD=405, OPTIONS=200)
     check = checks_of(http_target_job(server.url("/bulk")), load_settings(project), now)
     assert check["target"].reason.endswith("answered HEAD 405, OPTIONS 200")
-    assert [m for m, _, _ in server.seen] == ["HEAD", "HEAD", "OPTIONS"]  # never a POST
+    assert [s.method for s in server.seen] == ["HEAD", "HEAD", "OPTIONS"]  # never a POST
 
 
 def test_an_http_target_refusing_every_probe_method_is_a_warning(
     project: Path, server: Server, now: datetime
 ) -> None:
-    server.answers[("HEAD", "/bulk")] = 405
-    server.answers[("OPTIONS", "/bulk")] = 405
+    server.routes["/bulk"] = answers(HEAD=405, OPTIONS=405)
     check = checks_of(http_target_job(server.url("/bulk")), load_settings(project), now)
     assert (check["target"].status, check["target"].reason) == (
         "warning",
@@ -967,7 +911,7 @@ def test_an_http_target_refusing_every_probe_method_is_a_warning(
 def test_an_http_target_answering_an_error_is_an_error(
     project: Path, server: Server, now: datetime
 ) -> None:
-    server.answers[("HEAD", "/bulk")] = 500
+    server.routes["/bulk"] = answers(HEAD=500)
     check = checks_of(http_target_job(server.url("/bulk")), load_settings(project), now)
     assert check["target"].status == "error"
     assert check["target"].reason.endswith("answered HEAD 500")

@@ -4,20 +4,18 @@ source row is applied exactly once, and the counters and record results add up o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from tests.integration.conftest import wait_for_end
+from tests.integration.data.conftest import add_job
 
 from rota.data.connections import open_engine
 from rota.engine.worker import Worker
 from rota.model.status import RunStatus
-from rota.services.jobs import sync_project
 from rota.services.runs import start_run
-from rota.settings import Settings, load_settings
 from rota.store import Store
 from rota.store.base import RunFilter
 
@@ -49,16 +47,17 @@ def csv_text(suffix: str = "") -> str:
 
 
 @pytest.fixture
-def target_db(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def crm_url(crm_url: str, database_url: str, request: pytest.FixtureRequest) -> str:
+    """On the store's backend: next to a PostgreSQL store, the session's PostgreSQL target."""
     if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path}/crm.db"
+        return crm_url
     url: str = request.getfixturevalue("postgres_target_url")
     return url
 
 
 @pytest.fixture
-def table(target_db: str, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = open_engine(target_db, tmp_path)
+def table(crm_url: str, tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = open_engine(crm_url, tmp_path)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS members")
         conn.exec_driver_sql("CREATE TABLE members (member_no INTEGER PRIMARY KEY, email TEXT)")
@@ -69,45 +68,10 @@ def table(target_db: str, tmp_path: Path) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, target_db: str) -> Path:
-    root = tmp_path / "project"
-    (root / "jobs").mkdir(parents=True)
-    (root / "data").mkdir()
-    (root / "jobs" / "bulk.yaml").write_text(JOB)
-    (root / "data" / "members.csv").write_text(csv_text())
-    (root / "rota.toml").write_text(
-        f'[connections]\ncrm = "{target_db}"\n\n[data]\nfolders = ["data"]\n'
-    )
-    return root
-
-
-def start_worker(store: Store, settings: Settings) -> tuple[Worker, threading.Thread]:
-    worker = Worker(store, settings)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    return worker, thread
-
-
-@pytest.fixture
-def running(
-    store: Store, project: Path, database_url: str, table: sa.Engine, request: pytest.FixtureRequest
-) -> Iterator[Store]:
-    report = sync_project(store, project)
-    assert not report.errors, report.errors
-    slots = getattr(request, "param", 2)
-    settings = load_settings(
-        project,
-        database_url=database_url,
-        heartbeat_seconds=0.5,
-        lease_seconds=3,
-        poll_seconds=0.05,
-        worker_concurrency=slots,
-    )
-    worker, thread = start_worker(store, settings)
-    yield store
-    worker.stop()
-    thread.join(30)
-    assert not thread.is_alive()
+def job(store: Store, project: Path, table: sa.Engine) -> str:
+    (project / "data" / "members.csv").write_text(csv_text())
+    add_job(store, project, "bulk", JOB)
+    return "members.bulk"
 
 
 def emails(engine: sa.Engine) -> dict[int, str]:
@@ -122,10 +86,9 @@ def expected(suffix: str = "") -> dict[int, str]:
 
 
 def test_parts_apply_every_row_once_and_add_up_on_the_parent(
-    running: Store, table: sa.Engine
+    store: Store, job: str, table: sa.Engine, worker: Worker
 ) -> None:
-    store = running
-    run = wait_for_end(store, start_run(store, "members.bulk", {}).id, timeout=90)
+    run = wait_for_end(store, start_run(store, job, {}).id, timeout=90)
 
     assert run.status is RunStatus.PARTIAL, run.error
     assert run.result == {"dry_run": False, "records": ROWS, "failed": 3, "parts": 3}
@@ -145,15 +108,16 @@ def test_parts_apply_every_row_once_and_add_up_on_the_parent(
     assert all(p.trigger.value == "parent" for p in parts)
     assert len(parts) <= 2  # parts the parent took back never became runs
 
-    again = wait_for_end(store, start_run(store, "members.bulk", {}).id, timeout=90)
+    again = wait_for_end(store, start_run(store, job, {}).id, timeout=90)
     assert again.counters.unchanged == ROWS - 3
     assert again.data_changed is False
 
 
-@pytest.mark.parametrize("running", [1], indirect=True)
-def test_with_one_slot_the_parent_takes_every_part_back(running: Store, table: sa.Engine) -> None:
-    store = running
-    run = wait_for_end(store, start_run(store, "members.bulk", {}).id, timeout=90)
+@pytest.mark.parametrize("worker", [1], indirect=True)
+def test_with_one_slot_the_parent_takes_every_part_back(
+    store: Store, job: str, table: sa.Engine, worker: Worker
+) -> None:
+    run = wait_for_end(store, start_run(store, job, {}).id, timeout=90)
 
     assert run.status is RunStatus.PARTIAL
     assert store.list_runs(RunFilter(parent_id=run.id)) == []

@@ -3,18 +3,13 @@ which page failed without ever showing a token or a query string."""
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.http_server import Reply, Route, Seen, Server, closed_port, serve
 
 from rota.data.records import SourceError, SourceRow
 from rota.data.sources import HttpSource, check_source_config, http_source, open_source
@@ -23,101 +18,16 @@ from rota.model.errors import InvalidInputError
 TOKEN = "s3cret-token-value"
 
 
-# -- a real server ------------------------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Route = Callable[[Seen], Reply]
-
-
-class Server:
-    """Routes by path; ``seen`` records every request in order."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.routes: dict[str, Route] = {}
-        self.seen: list[Seen] = []
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def replies(self, path: str, *replies: Reply) -> None:
-        """Answer ``path`` with these replies in turn, the last one from then on."""
-        queue = list(replies)
-        self.routes[path] = lambda _: queue.pop(0) if len(queue) > 1 else queue[0]
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            seen = Seen(
-                self.command,
-                parts.path,
-                {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                {k.lower(): v for k, v in self.headers.items()},
-                self.rfile.read(length),
-            )
-            state.seen.append(seen)
-            route = state.routes.get(parts.path)
-            reply = route(seen) if route else Reply(404, {"error": "no route"})
-            body = reply.body
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_POST = do_PUT = do_PATCH = do_GET
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Server(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serve() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http_source, "BACKOFF", 0.0)
     monkeypatch.setattr(http_source, "MAX_RETRY_AFTER", 0.0)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def read(source: HttpSource) -> list[SourceRow]:

@@ -4,17 +4,13 @@ to fail that batch's records, not an exception; only "not taken" answers are ret
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from tests.http_server import Reply, Server, closed_port, serve
 
 from rota.data.sources import http_source
 from rota.data.targets.http_target import HttpTarget, check_http_target_config
@@ -23,77 +19,11 @@ from rota.model.errors import InvalidInputError
 TOKEN = "erp-token-value"
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b'{"ok": true}'
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class Server:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.routes: dict[str, Callable[[Seen], Reply]] = {}
-        self.seen: list[Seen] = []
-
-    def url(self, path: str = "/bulk") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def replies(self, path: str, *replies: Reply) -> None:
-        """Answer ``path`` with these replies in turn, the last one from then on."""
-        queue = list(replies)
-        self.routes[path] = lambda _: queue.pop(0) if len(queue) > 1 else queue[0]
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            path = urlsplit(self.path).path
-            length = int(self.headers.get("Content-Length") or 0)
-            seen = Seen(
-                self.command,
-                path,
-                {k.lower(): v for k, v in self.headers.items()},
-                self.rfile.read(length),
-            )
-            state.seen.append(seen)
-            route = state.routes.get(path)
-            reply = route(seen) if route else Reply(200)
-            self.send_response(reply.status)
-            self.send_header("Content-Length", str(len(reply.body)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(reply.body)
-
-        do_GET = do_PUT = do_PATCH = do_POST
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Server(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    """Takes every batch (200 ``{"ok": true}``) on a path without a route."""
+    with serve(fallback=Reply()) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +33,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def target(server: Server, columns: tuple[str, ...] = ("id", "name"), **options: Any) -> HttpTarget:
-    return HttpTarget({"type": "http", "url": server.url(), **options}, columns)
+    return HttpTarget({"type": "http", "url": server.url("/bulk"), **options}, columns)
 
 
 # -- sending ------------------------------------------------------------------------------------
@@ -211,9 +141,7 @@ def test_a_500_is_not_retried(server: Server) -> None:
 
 
 def test_a_refused_connection_is_retried_then_a_reason() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     sink = HttpTarget({"type": "http", "url": f"http://127.0.0.1:{port}/bulk?key=k1"}, ["id"])
     reason = sink.send([{"id": 1}])
     sink.close()
