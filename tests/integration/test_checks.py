@@ -23,7 +23,7 @@ from rota.data.connections import open_engine
 from rota.data.probes import Finding, combine
 from rota.jobs.project import load_project
 from rota.jobs.yamljobs import parse_definitions
-from rota.model.errors import NotFoundError
+from rota.model.errors import InvalidInputError, NotFoundError
 from rota.model.jobs import JobDefinition, JobKind
 from rota.model.params import ParamSchema, declare_param
 from rota.secrets.scope import CURRENT
@@ -915,6 +915,73 @@ def test_an_http_target_answering_an_error_is_an_error(
     check = checks_of(http_target_job(server.url("/bulk")), load_settings(project), now)
     assert check["target"].status == "error"
     assert check["target"].reason.endswith("answered HEAD 500")
+
+
+def test_a_configured_probe_is_asked_instead_of_the_endpoint(
+    project: Path, server: Server, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHECK_API_TOKEN", "t0ken-value")
+    server.routes["/health"] = answers(GET=200)
+    source = dict(http_source_job(server.url("/members")).spec["source"])  # type: ignore[arg-type]
+    source["probe"] = {"url": server.url("/health"), "method": "GET"}
+    definition = job(
+        id="api.import",
+        kind="data",
+        source=source,
+        target={"type": "csv", "path": "out/members.csv"},
+        action="transfer",
+        mapping={"member_no": {"field": "id"}},
+    )
+    check = checks_of(definition, load_settings(project), now)
+    assert (check["source"].status, check["source"].reason) == (
+        "ok",
+        f"http://127.0.0.1:{server.port}/health answered GET 200",
+    )
+    assert [(s.method, s.path) for s in server.seen] == [("GET", "/health")]
+    assert server.seen[-1].headers["authorization"] == "Bearer t0ken-value"
+
+    server.routes["/health"] = answers(GET=503)
+    check = checks_of(definition, load_settings(project), now)
+    assert check["source"].status == "error"
+    assert check["source"].reason.endswith("/health answered GET 503")
+
+
+def test_a_target_probe_that_fails_is_an_error(
+    project: Path, server: Server, now: datetime
+) -> None:
+    server.routes["/ping"] = answers(HEAD=404)
+    target = {"type": "http", "url": server.url("/bulk"), "probe": {"url": server.url("/ping")}}
+    definition = job(
+        id="api.export",
+        kind="data",
+        source={"type": "csv", "path": "members.csv"},
+        target=target,
+        action="transfer",
+        mapping={"member_no": {"field": "Member No"}},
+    )
+    check = checks_of(definition, load_settings(project), now)
+    assert (check["target"].status, check["target"].reason) == (
+        "error",
+        f"http://127.0.0.1:{server.port}/ping answered HEAD 404",
+    )
+
+
+@pytest.mark.parametrize(
+    ("probe", "field", "words"),
+    [
+        ({"method": "GET"}, "source.probe.url", "is required"),
+        ({"url": "https://x.example/health", "method": "POST"}, "source.probe.method", "HEAD"),
+        ({"url": "https://x.example/health", "path": "/x"}, "source.probe.path", "not a probe"),
+        ("https://x.example/health", "source.probe", "must be a mapping"),
+    ],
+)
+def test_a_bad_probe_is_refused_naming_the_option(probe: object, field: str, words: str) -> None:
+    from rota.data.sources import check_source_config
+
+    with pytest.raises(InvalidInputError) as caught:
+        check_source_config({"type": "http", "url": "https://x.example/api", "probe": probe})
+    assert caught.value.field == field
+    assert words in caught.value.reason
 
 
 # -- check_jobs on a store ----------------------------------------------------------------------

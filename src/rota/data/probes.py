@@ -196,6 +196,8 @@ def probe_source(
         if kind == "sql":
             return _sql_source(config, mapping, connections)
         if kind == "http":
+            if "probe" in config:
+                return _configured_probe(config, "source")
             return probe_http(
                 config, "source", ("HEAD", "GET"), refusal_is_error=True, accept="application/json"
             )
@@ -274,6 +276,8 @@ def probe_target(spec: Mapping[str, Any], settings: Settings, connections: Conne
         if spec.get("action") != TRANSFER:
             return _sql_target(spec, target, connections)
         if target.get("type") == HTTP_TARGET:
+            if "probe" in target:
+                return _configured_probe(target, "target")
             return probe_http(
                 target, "target", ("HEAD", "OPTIONS"), refusal_is_error=False, accept=None
             )
@@ -383,6 +387,17 @@ def probe_http(
     if code in REFUSES_METHOD and not refusal_is_error:
         return Finding("warning", f"{said}: reachable; only a real batch shows it takes records")
     return Finding("error", said)
+
+
+def _configured_probe(config: Mapping[str, Any], field: str) -> Finding:
+    """The endpoint's own ``probe`` (its URL and method, the endpoint's headers): it must
+    answer below 400."""
+    probe = config["probe"]
+    asked = {"headers": config.get("headers") or {}, "url": probe["url"]}
+    if "timeout" in config:
+        asked["timeout"] = config["timeout"]
+    method = str(probe.get("method", "HEAD"))
+    return probe_http(asked, f"{field}.probe", (method,), refusal_is_error=True, accept=None)
 
 
 def _headers(declared: Mapping[str, Any], field: str) -> tuple[dict[str, str], list[str]]:

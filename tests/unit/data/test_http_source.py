@@ -118,7 +118,7 @@ URL = "https://api.example.org/members"
         (
             {"colour": "red"},
             "source.colour",
-            "not an option of http sources (url, headers, params, records, pagination, total,",
+            "not an option of http sources (url, probe, headers, params, records, pagination,",
         ),
     ],
 )

@@ -221,7 +221,8 @@ def test_an_unset_variable_fails_construction(monkeypatch: pytest.MonkeyPatch) -
         (
             {"path": "out.json"},
             "target.path",
-            "not an option of http targets (type, url, method, headers, batch_size, timeout, wrap)",
+            "not an option of http targets (type, url, probe, method, headers, batch_size, timeout, "
+            "wrap)",
         ),
     ],
 )

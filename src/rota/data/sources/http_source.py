@@ -406,8 +406,28 @@ def _pagination(value: object, where: str) -> None:
         raise InvalidInputError(where, "sends the same parameter for page and size")
 
 
+PROBE_METHODS = ("HEAD", "GET", "OPTIONS")
+
+
+def check_probe(value: object, where: str) -> None:
+    """``probe: {url: .../health, method: GET}``: what ``rota jobs check`` asks instead of a
+    ``HEAD`` of the endpoint itself (an API whose data URL is costly, or refuses ``HEAD``)."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(where, "must be a mapping: {url: ..., method: GET}")
+    for key in value:
+        if key not in ("url", "method"):
+            raise InvalidInputError(f"{where}.{key}", "is not a probe option (url, method)")
+    if "url" not in value:
+        raise InvalidInputError(f"{where}.url", "is required")
+    check_url(value["url"], f"{where}.url")
+    method = value.get("method", "HEAD")
+    if method not in PROBE_METHODS:
+        raise InvalidInputError(f"{where}.method", f"must be one of {', '.join(PROBE_METHODS)}")
+
+
 OPTIONS: dict[str, _Check] = {
     "url": check_url,
+    "probe": check_probe,
     "headers": check_headers,
     "params": _params,
     "records": _dotted,

@@ -34,6 +34,7 @@ from rota.data.sources.http_source import (
     HttpFailure,
     check_headers,
     check_options,
+    check_probe,
     check_timeout,
     check_url,
     resolve_headers,
@@ -79,6 +80,7 @@ def _type(value: object, where: str) -> None:
 OPTIONS = {
     "type": _type,
     "url": check_url,
+    "probe": check_probe,
     "method": _method,
     "headers": check_headers,
     "batch_size": _batch_size,
