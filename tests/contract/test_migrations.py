@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from rota.model.errors import StoreUnavailableError
 from rota.store import Store, open_store
 from rota.store.migrate import MIGRATIONS, downgrade, upgrade
 from rota.store.schema import metadata
@@ -105,3 +106,16 @@ def test_it_downgrades_to_base_and_upgrades_again(empty_store: SqlStore) -> None
     assert _schema_diff(empty_store) == []
     assert empty_store.list_jobs() == []
     _smoke(empty_store)
+
+
+def test_a_schema_from_a_newer_rota_is_refused_with_a_message(empty_store: SqlStore) -> None:
+    """A rolling upgrade: an older process meeting a database a newer Rota migrated stops
+    with a message that says what to do, and touches nothing."""
+    empty_store.upgrade()
+    with empty_store._engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreUnavailableError) as caught:
+        upgrade(empty_store._engine)
+    assert "newer than this Rota knows" in str(caught.value)
+    assert f"up to revision {_head()}" in str(caught.value)
+    assert _revision(empty_store) == "9999"
