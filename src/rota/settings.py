@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long running runs may finish."
     )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days ended runs and occurrences are kept; 0 keeps everything.",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         default="FULL", description="SQLite durability: FULL survives power loss."
     )

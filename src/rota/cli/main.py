@@ -100,9 +100,9 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
 
 def commands() -> click.Group:
     """The ``rota`` group with every command registered (also for in-process callers)."""
-    from rota.cli import db, init, jobs, runs, schedules, secrets, serve
+    from rota.cli import db, init, jobs, runs, schedules, secrets, serve, workers
 
-    for module in (db, init, jobs, runs, schedules, secrets, serve):
+    for module in (db, init, jobs, runs, schedules, secrets, serve, workers):
         module.register(cli)
     return cli
 

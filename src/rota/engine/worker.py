@@ -15,6 +15,7 @@ the lease expires and the reaper (of any worker) recovers the run.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import queue
@@ -46,6 +47,14 @@ from rota.store.base import Store
 log = logging.getLogger(__name__)
 FINISH_BATCH = 500
 CONTROL_TICK = 0.25
+PRUNE_BATCH = 500
+
+
+def _rota_version() -> str | None:
+    try:
+        return importlib.metadata.version("rota")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass
@@ -98,7 +107,12 @@ class Worker:
         """Run until :meth:`stop`; then drain, release what is left, and return."""
         now = self._clock()
         self.store.register_worker(
-            self.id, socket.gethostname(), os.getpid(), self.concurrency, now
+            self.id,
+            socket.gethostname(),
+            os.getpid(),
+            self.concurrency,
+            now,
+            version=_rota_version(),
         )
         slots = [
             threading.Thread(target=self._slot, name=f"rota-slot-{i}", daemon=True)
@@ -415,8 +429,30 @@ class Worker:
                             reaped.job,
                             "re-queued" if reaped.requeued else "failed",
                         )
+                    self._prune()
             except RotaError as exc:
                 log.warning("control loop: %s", exc)
+
+    def _prune(self) -> None:
+        """Retention: at most one small batch per sweep, so the queue never waits for long; a
+        backlog (retention just switched on) shrinks sweep by sweep, or with ``rota db prune``."""
+        days = self.settings.retention_days
+        if days <= 0:
+            return
+        pruned = self.store.prune(self._clock() - timedelta(days=days), batch=PRUNE_BATCH)
+        if pruned.total:
+            log.info(
+                "retention: pruned %d runs (%d attempts, %d status changes, %d log lines, "
+                "%d records) and %d occurrences older than %d days%s",
+                pruned.runs,
+                pruned.attempts,
+                pruned.history,
+                pruned.logs,
+                pruned.records,
+                pruned.occurrences,
+                days,
+                "; more remain" if pruned.more else "",
+            )
 
     def _snapshot(self) -> tuple[dict[int, str], list[_Active]]:
         with self._lock:

@@ -40,6 +40,7 @@ from rota.model.schedules import (
 )
 from rota.model.secrets import StoredSecret
 from rota.model.status import RunStatus
+from rota.model.workers import WorkerInfo
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +61,26 @@ class RunFilter:
     """Keyset paging: runs with an id below this one (newest first)."""
     parent_id: int | None = None
     """Only the runs this run started as its parts."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PruneResult:
+    """What one :meth:`Store.prune` batch deleted, per table."""
+
+    runs: int = 0
+    attempts: int = 0
+    history: int = 0
+    logs: int = 0
+    records: int = 0
+    occurrences: int = 0
+    more: bool = False
+    """True when more rows were old enough than this batch took: call again."""
+
+    @property
+    def total(self) -> int:
+        return (
+            self.runs + self.attempts + self.history + self.logs + self.records + self.occurrences
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +273,17 @@ class Store(ABC):
         """Recover running runs whose lease expired: re-queue idempotent ones (while
         ``max_worker_losses`` allows), end the others ``failed`` with reason ``worker lost``."""
 
+    @abstractmethod
+    def prune(self, before: datetime, *, batch: int = 500) -> PruneResult:
+        """Retention, one short transaction: delete at most ``batch`` ended runs (completed,
+        partial, failed, canceled) that finished before ``before``, oldest first, with their
+        attempts, status history, logs and record results; and at most ``batch`` occurrences
+        recorded before ``before``.
+
+        Never deleted: a run a ``pending`` run waits for, a part whose parent has not ended, a
+        run with a part that has not ended. Runs that a kept run names as ``retry_of`` are
+        deleted (the link then leads nowhere); a job's saved state is never touched."""
+
     # -- job state (checkpoints) -----------------------------------------------------------
 
     @abstractmethod
@@ -357,7 +389,14 @@ class Store(ABC):
 
     @abstractmethod
     def register_worker(
-        self, worker_id: str, hostname: str, pid: int, concurrency: int, now: datetime
+        self,
+        worker_id: str,
+        hostname: str,
+        pid: int,
+        concurrency: int,
+        now: datetime,
+        *,
+        version: str | None = None,
     ) -> None: ...
 
     @abstractmethod
@@ -365,6 +404,19 @@ class Store(ABC):
 
     @abstractmethod
     def stop_worker(self, worker_id: str, now: datetime) -> None: ...
+
+    @abstractmethod
+    def list_workers(
+        self,
+        now: datetime,
+        lease_seconds: float,
+        *,
+        include_stopped: bool = True,
+        limit: int = 200,
+    ) -> list[WorkerInfo]:
+        """Registered workers, newest start first, each with the ids of the runs it holds now.
+        A worker not stopped whose last heartbeat is older than ``lease_seconds`` is ``dead``.
+        ``include_stopped=False`` leaves out the stopped ones."""
 
     # -- wake-ups --------------------------------------------------------------------------
 

@@ -208,6 +208,7 @@ workers = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
     sa.Column("stopped_at", UtcDateTime),
+    sa.Column("version", sa.String(32)),
 )
 
 schedules = sa.Table(

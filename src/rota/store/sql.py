@@ -46,8 +46,10 @@ from rota.model.runs import (
     settle,
 )
 from rota.model.status import RunStatus, check_transition
+from rota.model.workers import WorkerInfo, worker_state
 from rota.store import schema as t
 from rota.store.base import ReapResult, RunFilter, Store, SyncResult
+from rota.store.sql_retention import SqlRetentionOps
 from rota.store.sql_schedules import SqlScheduleOps
 from rota.store.sql_secrets import SqlSecretOps
 
@@ -56,7 +58,7 @@ QUEUED = RunStatus.QUEUED.value
 _WAKE_AFTER_COMMIT = "rota_wake_after_commit"
 
 
-class SqlStore(SqlScheduleOps, SqlSecretOps, Store):
+class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
     """Core queries shared by the SQLite and PostgreSQL stores."""
 
     def __init__(self, write_engine: Engine, read_engine: Engine | None = None) -> None:
@@ -974,7 +976,14 @@ class SqlStore(SqlScheduleOps, SqlSecretOps, Store):
     # -- workers -----------------------------------------------------------------------------
 
     def register_worker(
-        self, worker_id: str, hostname: str, pid: int, concurrency: int, now: datetime
+        self,
+        worker_id: str,
+        hostname: str,
+        pid: int,
+        concurrency: int,
+        now: datetime,
+        *,
+        version: str | None = None,
     ) -> None:
         with self._write() as conn:
             conn.execute(
@@ -985,8 +994,47 @@ class SqlStore(SqlScheduleOps, SqlSecretOps, Store):
                     concurrency=concurrency,
                     started_at=now,
                     heartbeat_at=now,
+                    version=version[:32] if version else None,
                 )
             )
+
+    def list_workers(
+        self,
+        now: datetime,
+        lease_seconds: float,
+        *,
+        include_stopped: bool = True,
+        limit: int = 200,
+    ) -> list[WorkerInfo]:
+        w, r = t.workers, t.runs
+        query = sa.select(w).order_by(w.c.started_at.desc(), w.c.id.desc()).limit(limit)
+        if not include_stopped:
+            query = query.where(w.c.stopped_at.is_(None))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            held: dict[str, list[int]] = {row.id: [] for row in rows}
+            if held:
+                for run_id, worker_id in conn.execute(
+                    sa.select(r.c.id, r.c.worker_id)
+                    .where(r.c.status == RUNNING, r.c.worker_id.in_(list(held)))
+                    .order_by(r.c.id)
+                ):
+                    held[worker_id].append(run_id)
+        return [
+            WorkerInfo(
+                id=row.id,
+                hostname=row.hostname,
+                pid=row.pid,
+                version=row.version,
+                concurrency=row.concurrency,
+                started_at=row.started_at,
+                heartbeat_at=row.heartbeat_at,
+                stopped_at=row.stopped_at,
+                state=worker_state(row.heartbeat_at, row.stopped_at, now, lease_seconds),
+                running=held[row.id],
+            )
+            for row in rows
+        ]
 
     def worker_heartbeat(self, worker_id: str, now: datetime) -> None:
         with self._write() as conn:
