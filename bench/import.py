@@ -58,7 +58,7 @@ from random import Random
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
+from pgdb import libpq_url, postgres_database
 from psycopg import sql
 
 DEFAULT_ROWS = 1_000_000
@@ -383,38 +383,6 @@ def run_measured(args: list[str], *, timeout: float) -> tuple[float, float, str,
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
-
-
-def libpq_url(url: str) -> str:
-    return (
-        sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-
-
-def with_database(url: str, database: str) -> str:
-    return (
-        sa.engine.make_url(libpq_url(url))
-        .set(database=database)
-        .render_as_string(hide_password=False)
-    )
-
-
-def _admin(server_url: str, statement: sql.Composed) -> None:
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-@contextlib.contextmanager
-def postgres_database(server_url: str, name: str, keep: bool) -> Any:
-    """A fresh, empty database; dropped afterwards unless ``keep``."""
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    _admin(server_url, drop)
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(server_url, name)
-    finally:
-        if not keep:
-            _admin(server_url, drop)
 
 
 def postgres_facts(server_url: str) -> dict[str, str]:

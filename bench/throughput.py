@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
+from pgdb import libpq_url, postgres_database
 from psycopg import sql
 
 from rota.engine.worker import Worker
@@ -188,37 +188,6 @@ def wait_until_drained(
 
 
 # -- PostgreSQL databases ----------------------------------------------------------------------
-
-
-def libpq_url(url: str) -> str:
-    return (
-        sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-
-
-def with_database(url: str, database: str) -> str:
-    return (
-        sa.engine.make_url(libpq_url(url))
-        .set(database=database)
-        .render_as_string(hide_password=False)
-    )
-
-
-def _admin(server_url: str, statement: sql.Composed) -> None:
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-@contextlib.contextmanager
-def postgres_database(server_url: str, name: str) -> Iterator[str]:
-    """A fresh, empty database for one measurement; dropped afterwards."""
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    _admin(server_url, drop)
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(server_url, name)
-    finally:
-        _admin(server_url, drop)
 
 
 def postgres_settings(server_url: str) -> dict[str, str]:
