@@ -58,8 +58,8 @@ from random import Random
 from typing import Any
 
 import psycopg
+from facts import load_average, server_settings, source_state
 from pgdb import libpq_url, postgres_database
-from psycopg import sql
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -383,16 +383,6 @@ def run_measured(args: list[str], *, timeout: float) -> tuple[float, float, str,
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
-
-
-def postgres_facts(server_url: str) -> dict[str, str]:
-    names = ("server_version", "synchronous_commit", "fsync", "shared_buffers", "max_wal_size")
-    found: dict[str, str] = {}
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        for name in names:
-            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
-            found[name] = str(row[0]) if row else "?"
-    return found
 
 
 # -- targets: creating and checking the table --------------------------------------------------
@@ -1009,7 +999,10 @@ def environment(args: argparse.Namespace, targets: list[str], server_url: str) -
         if psql:
             done = subprocess.run([psql, "--version"], capture_output=True, text=True, check=False)
             facts["psql"] = done.stdout.strip()
-        pg = postgres_facts(server_url)
+        pg = server_settings(
+            server_url,
+            ("server_version", "synchronous_commit", "fsync", "shared_buffers", "max_wal_size"),
+        )
         facts["postgresql server"] = ", ".join(f"{k}={v}" for k, v in pg.items())
     return facts
 
@@ -1019,29 +1012,6 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "?"
-
-
-def source_state() -> str:
-    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "src")
-    except OSError:
-        return "unknown"
-    return f"{commit or 'unknown'}{' + uncommitted changes in src/' if dirty else ''}"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def notes(args: argparse.Namespace, targets: list[str]) -> list[str]:

@@ -45,6 +45,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from facts import load_average, source_state
+
 DEFAULT_SCHEDULES = 100_000
 DEFAULT_IDLE_SECONDS = 30.0
 DEFAULT_LATENESS_SECONDS = 60.0
@@ -897,30 +899,6 @@ def postgres_facts(server_url: str) -> str:
             row = conn.execute(f"SHOW {name}").fetchone()
             values.append(f"{name}={row[0] if row else '?'}")
     return ", ".join(values) + " (same machine)"
-
-
-def source_state() -> str:
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "src")
-    except OSError:
-        return "unknown"
-    return f"{commit or 'unknown'}{' + uncommitted changes in src/' if dirty else ''}"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def notes(rows: list[Row], args: argparse.Namespace, month: int) -> list[str]:

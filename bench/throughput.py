@@ -29,7 +29,6 @@ import platform
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pgdb import libpq_url, postgres_database
-from psycopg import sql
+from facts import load_average, server_settings, source_state
+from pgdb import postgres_database
 
 from rota.engine.worker import Worker
 from rota.model.runs import NewRun, Trigger, utcnow
@@ -188,16 +187,6 @@ def wait_until_drained(
 
 
 # -- PostgreSQL databases ----------------------------------------------------------------------
-
-
-def postgres_settings(server_url: str) -> dict[str, str]:
-    names = ("server_version", "synchronous_commit", "fsync", "wal_sync_method", "full_page_writes")
-    found: dict[str, str] = {}
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        for name in names:
-            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
-            found[name] = str(row[0]) if row else "?"
-    return found
 
 
 @contextlib.contextmanager
@@ -611,32 +600,17 @@ def environment(args: argparse.Namespace, stores: list[str], server_url: str) ->
             f"{args.tmpdir or tempfile.gettempdir()} ({filesystem(args.tmpdir)})"
         )
     if "postgresql" in stores:
-        env.postgres = postgres_settings(server_url)
+        env.postgres = server_settings(
+            server_url,
+            (
+                "server_version",
+                "synchronous_commit",
+                "fsync",
+                "wal_sync_method",
+                "full_page_writes",
+            ),
+        )
     return env
-
-
-def source_state() -> str:
-    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
-    try:
-        commit = _git("rev-parse", "--short", "HEAD")
-        dirty = _git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "src")
-    except OSError:
-        return "unknown"
-    return f"{commit or 'unknown'}{' + uncommitted changes in src/' if dirty else ''}"
-
-
-def _git(*args: str) -> str:
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    return done.stdout.strip()
-
-
-def load_average() -> str:
-    """Other work on the machine skews every number here; the report says how busy it was."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def filesystem(folder: str | None) -> str:
