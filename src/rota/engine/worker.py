@@ -94,6 +94,7 @@ class Worker:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._definitions: dict[tuple[str, int], JobDefinition] = {}
+        self._box: SecretBox | None = None
         self.claimed = 0
 
     # -- public ------------------------------------------------------------------------------
@@ -262,13 +263,15 @@ class Worker:
                 )
 
     def _secret_box(self) -> SecretBox | None:
-        """Read per run: a key created after the worker started (the first `rota secrets
-        set`) is used without a restart. A bad key fails the runs that need a secret."""
-        try:
-            return open_box(self.settings, create=False)
-        except SecretKeyError as exc:
-            log.error("secret key: %s", exc)
-            return None
+        """Opened once; looked for again while there is none, so a key created after the
+        worker started (the first `rota secrets set`) is used without a restart. A bad key
+        fails the runs that need a secret."""
+        if self._box is None:
+            try:
+                self._box = open_box(self.settings, create=False)
+            except SecretKeyError as exc:
+                log.error("secret key: %s", exc)
+        return self._box
 
     def _definition(self, claim: Claim) -> JobDefinition:
         key = (claim.job, claim.job_version)
