@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 ROTA_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 export ROTA_TEST_POSTGRES_URL
 
-.PHONY: run test install dev lint typecheck pytest bench clean
+.PHONY: run test install dev lint typecheck pytest faults bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ typecheck: dev
 
 pytest: dev
 	$(BIN)/pytest -n 2
+
+## make faults: the fault-injection suite at full length (100 kills per scenario, schedulers for
+## 10 minutes); `make test` runs it short (10 rounds, 1 minute).
+faults: dev
+	ROTA_FAULTS_ROUNDS=100 ROTA_FAULTS_SCHEDULER_SECONDS=600 $(BIN)/pytest -n 2 -rA tests/faults
 
 ## make bench: throughput against huey (SQLite) and procrastinate (PostgreSQL).
 bench: dev

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rota.model.errors import InvalidInputError
+from rota.model.resources import ResourceDefinition
 
 CONFIG_FILE = "rota.toml"
 LEASE_RULE = "must be longer than heartbeat_seconds (a lease must outlive a missed heartbeat)"
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long running runs may finish."
     )
+    unreachable_exit_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description="A worker or scheduler that cannot reach the database this long exits (code 4).",
+    )
     retention_days: int = Field(
         default=0,
         ge=0,
@@ -65,6 +71,14 @@ class Settings(BaseSettings):
         default_factory=lambda: [Path("data")],
         description="Folders data jobs may read and write files in (`[data] folders`).",
     )
+    resources: dict[str, int | dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Resources and their capacity (`[resources]`: name = 2 or {capacity, description}).",
+    )
+    limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Runs at once per group or tenant (`[limits.groups]`, `[limits.tenants]`).",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Key of the secret store (set it in the environment, never in rota.toml).",
@@ -84,6 +98,26 @@ class Settings(BaseSettings):
 
         zone(self.timezone, "timezone")
         return self
+
+    @property
+    def resource_definitions(self) -> list[ResourceDefinition]:
+        """``[resources]`` and ``[limits]`` as resources (limits are ``group:`` and
+        ``tenant:`` resources whose capacity is the limit)."""
+        out = []
+        for name, value in self.resources.items():
+            body = value if isinstance(value, dict) else {"capacity": value}
+            unknown = set(body) - {"capacity", "description"}
+            if unknown:
+                raise InvalidInputError(f"resources.{name}", f"unknown keys {sorted(unknown)}")
+            out.append(ResourceDefinition(name=name, **body))
+        for kind, table in self.limits.items():
+            if kind not in ("groups", "tenants"):
+                raise InvalidInputError(
+                    f"limits.{kind}", "only [limits.groups] and [limits.tenants]"
+                )
+            for name, capacity in table.items():
+                out.append(ResourceDefinition(name=f"{kind[:-1]}:{name}", capacity=capacity))
+        return out
 
     @property
     def resolved_data_folders(self) -> list[Path]:
@@ -143,4 +177,7 @@ def _read_config(folder: Path) -> dict[str, Any]:
     extra = document.get("data", {})
     if isinstance(extra, dict) and "folders" in extra:
         data = {**data, "data_folders": extra["folders"]}
+    for table in ("resources", "limits"):
+        if table in document:
+            data = {**data, table: document[table]}
     return data

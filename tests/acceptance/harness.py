@@ -41,13 +41,14 @@ EXAMPLE_JOBS = {
     "members.export",
     "members.import",
     "members.lapse",
+    "members.nightly",
     "rates.import",
     "reports.send",
 }
 
 TIMINGS = {
     "ROTA_HEARTBEAT_SECONDS": "0.5",
-    "ROTA_LEASE_SECONDS": "1.5",
+    "ROTA_LEASE_SECONDS": "3",
     "ROTA_POLL_SECONDS": "0.05",
     "ROTA_CANCEL_GRACE_SECONDS": "1",
     "ROTA_SHUTDOWN_GRACE_SECONDS": "2",

@@ -151,7 +151,12 @@ def test_the_commented_settings_are_the_defaults_and_every_setting_is_there(
     rota.ok("init")
     config = rota.project / "rota.toml"
     text = config.read_text(encoding="utf-8")
-    names = {"data_folders": "folders", "connections": "[connections]"}
+    names = {
+        "data_folders": "folders",
+        "connections": "[connections]",
+        "resources": "[resources]",
+        "limits": "[limits.groups]",
+    }
     for name in Settings.model_fields:
         wanted = "ROTA_SECRET_KEY" if name == "secret_key" else names.get(name, name)
         assert wanted in text, f"rota.toml does not mention {name}"
@@ -170,7 +175,7 @@ def test_the_commented_settings_are_the_defaults_and_every_setting_is_there(
     )
     config.write_text(uncommented, encoding="utf-8")
     live = set(tomllib.loads(uncommented)["rota"])
-    outside = {*examples, "secret_key", "connections", "data_folders"}
+    outside = {*examples, "secret_key", "connections", "data_folders", "resources", "limits"}
     assert live == set(Settings.model_fields) - outside
     assert load_settings(rota.project) == Settings(project=rota.project.resolve())
 

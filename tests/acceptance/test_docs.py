@@ -41,7 +41,7 @@ from click.testing import CliRunner
 
 from rota.cli.errors import ExitCode
 from rota.cli.main import commands
-from rota.model.runs import Counters, Progress, Run, Trigger
+from rota.model.runs import Counters, ProcessStep, Progress, Run, Trigger
 from rota.model.status import TRANSITIONS, RunStatus
 from rota.settings import Settings
 
@@ -58,7 +58,7 @@ LONG_RUNNING = {"up", "worker", "scheduler"}
 COMMAND_TIMEOUT = 90.0
 FAST_ENGINE = {
     "ROTA_HEARTBEAT_SECONDS": "0.5",
-    "ROTA_LEASE_SECONDS": "1.5",
+    "ROTA_LEASE_SECONDS": "3",
     "ROTA_POLL_SECONDS": "0.05",
     "ROTA_CANCEL_GRACE_SECONDS": "1",
     "ROTA_SHUTDOWN_GRACE_SECONDS": "1",
@@ -337,6 +337,8 @@ def test_the_run_object_in_cli_md_lists_exactly_the_keys_of_run_to_json() -> Non
             "counters": Counters(),
             "created_at": now,
             "due_at": now,
+            # A process run's JSON also has its steps.
+            "steps": (ProcessStep(name="load", job="erp.import", state="waiting"),),
         }
     )
     documented = _table_keys(ROOT / "docs" / "cli.md", "## The run object", r"[a-z_]+")

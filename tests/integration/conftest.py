@@ -81,12 +81,19 @@ def notjson(ctx):
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def write_project(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A project folder whose ``jobs/`` holds these files; a test module's ``project`` fixture
+    calls it with its own jobs, and ``synced`` below then syncs them."""
     root = tmp_path / "project"
     (root / "jobs").mkdir(parents=True)
-    (root / "jobs" / "testjobs.py").write_text(JOBS)
+    for name, text in files.items():
+        (root / "jobs" / name).write_text(text)
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path, {"testjobs.py": JOBS})
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy, StoredJob
 from rota.model.params import ParamSchema, ParamSpec, ParamType
+from rota.model.resources import ResourceClaim
 from rota.model.schedules import OverlapPolicy, ScheduleKind, ScheduleSpec
+from rota.model.status import RunStatus
+from rota.model.triggers import EventTrigger
 
 pure = settings(database=None, deadline=None)
 
@@ -75,6 +78,19 @@ def full_definition() -> JobDefinition:
             ScheduleSpec(kind=ScheduleKind.INTERVAL, expression="30s", id="loads-often"),
         ),
         overlap=OverlapPolicy.QUEUE,
+        resources=(ResourceClaim("erp-customers"), ResourceClaim("erp-orders", shared=True)),
+        concurrency=2,
+        excludes=("etl.backup",),
+        after=("etl.extract",),
+        triggers=(
+            EventTrigger(
+                id="after-extract",
+                source="etl.extract",
+                target="etl.daily-load_v2",
+                statuses=(RunStatus.COMPLETED, RunStatus.PARTIAL),
+                params={"day": "{{ run.params.day }}"},
+            ),
+        ),
         spec={"entrypoint": "jobs.etl:load", "env": {"A": "1"}, "argv": ["--x", 1]},
         source="jobs/etl.py",
         code_hash="abc123",
@@ -288,6 +304,11 @@ CHANGES: dict[str, Any] = {
         ScheduleSpec(kind=ScheduleKind.CRON, expression="0 7 * * 1-5", tz="Europe/Berlin"),
     ),
     "overlap": OverlapPolicy.ALLOW,
+    "resources": (ResourceClaim("erp-customers", shared=True),),
+    "concurrency": 3,
+    "excludes": ("etl.restore",),
+    "after": (),
+    "triggers": (),
     "spec": {"entrypoint": "jobs.etl:load", "env": {"A": "2"}, "argv": ["--x", 1]},
     "source": "jobs/other.py",
     "code_hash": "abc124",

@@ -283,7 +283,7 @@ def test_it_requires_a_url_for_an_http_job() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["python", "process"])
+@pytest.mark.parametrize("kind", ["python", "cobol"])
 def test_it_says_clearly_that_a_kind_is_not_a_yaml_kind(kind: str) -> None:
     definition_error(
         f"""
@@ -292,7 +292,7 @@ def test_it_says_clearly_that_a_kind_is_not_a_yaml_kind(kind: str) -> None:
         """,
         "kind",
         repr(kind),
-        "is not a YAML job kind (shell, http, data)",
+        "is not a YAML job kind (shell, http, data, process)",
     )
 
 

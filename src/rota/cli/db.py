@@ -9,7 +9,7 @@ import click
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, errors, print_json
 from rota.model.errors import InvalidInputError
-from rota.model.runs import iso, utcnow
+from rota.model.runs import iso
 
 PRUNE_BATCH = 500
 
@@ -46,7 +46,7 @@ def prune(app: App, days: int | None, as_json: bool) -> None:
             raise InvalidInputError(
                 "days", "retention_days is 0 (keep everything): pass --days N to prune"
             )
-    before = utcnow() - timedelta(days=days)
+    before = app.store.now() - timedelta(days=days)
     totals = dict.fromkeys(("runs", "attempts", "history", "logs", "records", "occurrences"), 0)
     batches = 0
     while True:

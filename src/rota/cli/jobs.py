@@ -127,7 +127,10 @@ def show(app: App, job_id: str, as_json: bool) -> None:
 def sync(app: App, as_json: bool) -> None:
     """Load the project's jobs/ folder into the store; changed jobs get a new version."""
     report = job_service.sync_project(
-        app.store, app.settings.project, default_tz=app.settings.timezone
+        app.store,
+        app.settings.project,
+        default_tz=app.settings.timezone,
+        resources=app.settings.resource_definitions,
     )
     if as_json:
         print_json(

@@ -35,6 +35,7 @@ class App:
                 self.settings.resolved_database_url,
                 sqlite_synchronous=self.settings.sqlite_synchronous,
             )
+            self._store.service_account = self.settings.service_account
         return self._store
 
     @property
@@ -100,9 +101,9 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
 
 def commands() -> click.Group:
     """The ``rota`` group with every command registered (also for in-process callers)."""
-    from rota.cli import db, init, jobs, runs, schedules, secrets, serve, workers
+    from rota.cli import db, flow, init, jobs, runs, schedules, secrets, serve, workers
 
-    for module in (db, init, jobs, runs, schedules, secrets, serve, workers):
+    for module in (db, flow, init, jobs, runs, schedules, secrets, serve, workers):
         module.register(cli)
     return cli
 

@@ -7,13 +7,16 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.tree import Tree
 
 from rota.model.runs import Run, iso
 
 # soft_wrap: a message is one line however narrow the terminal (scripts grep for it).
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+# No emoji codes: ids such as "x:on:1" are text, not ":on:" pictures.
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 STATUS_STYLE = {
     "completed": "green",
@@ -92,8 +95,11 @@ def run_summary(run: Run) -> Table:
     if run.schedule_id and run.scheduled_for:
         started_by += f" (schedule {run.schedule_id}, nominal {iso(run.scheduled_for)})"
     table.add_row("started by", started_by)
-    if run.waits_for and run.status.value == "pending":
-        table.add_row("waits for", f"run {run.waits_for} to end")
+    waiting = run.waiting_for
+    if waiting is not None:
+        table.add_row("waits for", str(waiting.get("reason", "")))
+    if run.parent_id is not None and run.step is not None:
+        table.add_row("step", f"{run.step} of process run {run.parent_id}")
     table.add_row("duration", duration_text(run.duration))
     table.add_row(
         "records",
@@ -121,3 +127,24 @@ def run_summary(run: Run) -> Table:
             f"rota runs records {run.id} --failed  |  rota runs logs {run.id}  |  rota runs retry {run.id}",
         )
     return table
+
+
+def step_tree(run: Run) -> Tree:
+    """A process run's steps, each under the step it needs first (a DAG drawn as a tree: a
+    step needing several appears under its first need and names the others)."""
+    tree = Tree(f"[bold]{run.job}[/] #{run.id} {status_text(run.status.value)}")
+    nodes: dict[str, Tree] = {}
+    for step in run.steps:
+        shown = status_text(step.status.value) if step.status else f"[dim]{step.state}[/]"
+        label = f"{step.name} ({step.job})  {shown}"
+        if step.run_id is not None:
+            label += f"  run {step.run_id}"
+        if step.state == "kept":
+            label += " [dim](kept)[/]"
+        if step.reason and step.state in ("skipped", "failed"):
+            label += f"  [dim]{escape(step.reason)}[/]"
+        if len(step.needs) > 1:
+            label += f"  [dim]needs {', '.join(step.needs)}[/]"
+        parent = nodes.get(step.needs[0]) if step.needs else None
+        nodes[step.name] = (parent or tree).add(label)
+    return tree

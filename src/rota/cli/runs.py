@@ -19,6 +19,7 @@ from rota.cli.output import (
     run_summary,
     runs_table,
     status_text,
+    step_tree,
 )
 from rota.model.errors import InvalidInputError
 from rota.model.runs import Run, Trigger
@@ -185,6 +186,8 @@ def show(app: App, run_id: int, as_json: bool) -> None:
         return
     console.print(run_summary(found))
     console.print(f"[bold]parameters[/] {found.params}", highlight=False)
+    if found.steps:
+        console.print(step_tree(found))
     for a in attempts:
         err = f" - {a.error.type}: {a.error.message}" if a.error else ""
         console.print(

@@ -7,23 +7,21 @@ once, leaving the runs to the reaper.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
 import click
 
+from rota.cli.errors import ExitCode
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, errors
 from rota.engine.scheduler import Scheduler
 from rota.engine.worker import Worker
-from rota.model.status import RunStatus
 from rota.secrets.box import self_test
 from rota.services.jobs import sync_project
-from rota.store.base import Store
+from rota.web.server import serve
 
 
 def _prepare(app: App) -> None:
@@ -31,7 +29,12 @@ def _prepare(app: App) -> None:
     # Refuse to start when the key does not open the stored secrets: every run needing one
     # would fail later, one by one, at 3 a.m.
     self_test(app.store, app.settings)
-    report = sync_project(app.store, app.settings.project, default_tz=app.settings.timezone)
+    report = sync_project(
+        app.store,
+        app.settings.project,
+        default_tz=app.settings.timezone,
+        resources=app.settings.resource_definitions,
+    )
     changed = [r for r in report.results if r.change != "unchanged"]
     console.print(
         f"{len(report.results)} jobs loaded from {app.settings.project / 'jobs'}"
@@ -62,7 +65,13 @@ def _run_worker(worker: Worker, scheduler: Scheduler | None = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     thread = None
     if scheduler is not None:
-        thread = threading.Thread(target=scheduler.run, name="rota-scheduler", daemon=True)
+
+        def schedule() -> None:
+            scheduler.run()
+            if scheduler.failure is not None:
+                worker.stop()  # one process: when one half gives up, the whole exits
+
+        thread = threading.Thread(target=schedule, name="rota-scheduler", daemon=True)
         thread.start()
     try:
         worker.run()
@@ -70,6 +79,14 @@ def _run_worker(worker: Worker, scheduler: Scheduler | None = None) -> None:
         if scheduler is not None and thread is not None:
             scheduler.stop()
             thread.join(timeout=5)
+    _exit_if_gave_up(worker.failure or (scheduler.failure if scheduler else None))
+
+
+def _exit_if_gave_up(failure: str | None) -> None:
+    """Exit 4 (database unavailable) for the supervisor, after a clean stop otherwise."""
+    if failure is not None:
+        errors.print(f"[red]error:[/] {failure}; exiting for the supervisor to restart")
+        raise SystemExit(ExitCode.STORE_UNAVAILABLE)
 
 
 @click.command("scheduler")
@@ -93,6 +110,7 @@ def scheduler(app: App) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     s.run()
+    _exit_if_gave_up(s.failure)
 
 
 @click.command("worker")
@@ -111,36 +129,6 @@ def worker(app: App, concurrency: int | None) -> None:
     _run_worker(w)
 
 
-def _health_server(store: Store, host: str, port: int) -> ThreadingHTTPServer:
-    """A minimal ``/healthz`` until the HTTP API arrives; answers from the store."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path != "/healthz":
-                self.send_error(404, "only /healthz is served by this version")
-                return
-            try:
-                body, code = (
-                    {"status": "ok", "queued": store.count_runs(status=RunStatus.QUEUED)},
-                    200,
-                )
-            except Exception as exc:
-                body, code = {"status": "unavailable", "error": str(exc)}, 503
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="rota-http", daemon=True).start()
-    return server
-
-
 @click.command("up")
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default 8080).")
@@ -150,20 +138,22 @@ def _health_server(store: Store, host: str, port: int) -> ThreadingHTTPServer:
 @pass_app
 @handle_errors
 def up(app: App, host: str | None, port: int | None, concurrency: int | None) -> None:
-    """Everything in one process: migrate, load the project, serve /healthz, run a worker and
-    the scheduler."""
+    """Everything in one process: migrate, load the project, serve /healthz and webhooks, run
+    a worker and the scheduler."""
     _prepare(app)
     host = host or app.settings.host
     port = app.settings.port if port is None else port
     try:
-        server = _health_server(app.store, host, port)
+        server = serve(app.store, app.settings, host, port)
     except OSError as exc:
         errors.print(f"[red]error:[/] cannot listen on {host}:{port}: {exc.strerror}")
         raise SystemExit(2) from None
     w = Worker(app.store, app.settings, concurrency=concurrency)
     s = Scheduler(app.store, app.settings)
     console.print(f"database:  {app.store.url}", highlight=False)
-    console.print(f"health:    http://{host}:{server.server_address[1]}/healthz", highlight=False)
+    base = f"http://{host}:{server.server_address[1]}"
+    console.print(f"health:    {base}/healthz", highlight=False)
+    console.print(f"webhooks:  {base}/hooks/ID (rota hooks list)", highlight=False)
     console.print(f"worker:    {w.id} (concurrency {w.concurrency})", highlight=False)
     console.print(
         f"scheduler: {len(app.store.list_schedules())} schedules (rota schedules list)",
@@ -177,6 +167,7 @@ def up(app: App, host: str | None, port: int | None, concurrency: int | None) ->
         _run_worker(w, s)
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def register(cli: click.Group) -> None:

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, duration_text, print_json
-from rota.model.runs import utcnow
 from rota.model.workers import WorkerInfo
 
 STOPPED_SHOWN_FOR = timedelta(days=1)
@@ -41,7 +40,7 @@ def list_(app: App, as_json: bool, everything: bool) -> None:
 
     A worker is dead when it did not stop but its last heartbeat is older than a lease
     (``lease_seconds``); the reaper recovers its runs."""
-    now = utcnow()
+    now = app.store.now()
     listed = [
         w
         for w in app.store.list_workers(now, app.settings.lease_seconds)

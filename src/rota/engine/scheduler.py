@@ -12,13 +12,13 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rota.model.errors import StoreUnavailableError
-from rota.model.runs import utcnow
 from rota.model.schedules import OccurrenceOutcome
 from rota.settings import Settings
 from rota.store.base import FireReport, Store
@@ -92,13 +92,15 @@ class Scheduler:
         store: Store,
         settings: Settings,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         alert_hooks: list[AlertHook] | None = None,
         lookahead: float = LOOKAHEAD_SECONDS,
     ) -> None:
         self.store = store
         self.settings = settings
-        self.clock = clock
+        self.clock = clock or store.now
+        self.failure: str | None = None
+        """Why the scheduler gave up (the database unreachable too long)."""
         self.alert_hooks: list[AlertHook] = [log_alert] if alert_hooks is None else alert_hooks
         self.id = f"{socket.gethostname()}:{os.getpid()}:scheduler"
         self.lookahead = timedelta(seconds=lookahead)
@@ -132,14 +134,22 @@ class Scheduler:
     def run(self) -> None:
         """Loop until :meth:`stop`: fire what is due, then sleep until the next fire time."""
         failures = 0
+        reached = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.tick()
                 upcoming = self.store.next_fire_time()
-                failures = 0
+                failures, reached = 0, time.monotonic()
             except Exception as exc:  # the loop outlives any one failure; it backs off and retries
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                silent = time.monotonic() - reached
+                if silent >= self.settings.unreachable_exit_seconds:
+                    # Exit for the supervisor to see, rather than hang looking alive.
+                    self.failure = f"no scheduler pass succeeded for {silent:.0f}s: {exc}"
+                    log.error("giving up: %s", self.failure)
+                    self._stop.set()
+                    return
+                delay = min(5.0, 0.25 * 2 ** min(failures, 6))
                 if isinstance(exc, StoreUnavailableError):
                     log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
                 else:

@@ -37,7 +37,7 @@ from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, ExecutionFailed, Executor, HardStop, RunControl
 from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaError, RunCancelled
 from rota.model.jobs import JobDefinition, JobKind
-from rota.model.runs import Claim, LeaseState, Outcome, RunError, Trigger, utcnow
+from rota.model.runs import Claim, LeaseState, Outcome, RunError, Trigger
 from rota.model.status import RunStatus
 from rota.secrets.box import SecretBox, SecretKeyError, open_box
 from rota.secrets.scope import SecretScope, using
@@ -72,14 +72,14 @@ class Worker:
         *,
         concurrency: int | None = None,
         worker_id: str | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         reap: bool = True,
     ) -> None:
         self.store = store
         self.settings = settings
         self.concurrency = concurrency or settings.worker_concurrency
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._clock = clock
+        self._clock = clock or store.now
         self._reap = reap
         self._project = Path(settings.project)
         self._claims: queue.Queue[Claim | None] = queue.Queue()
@@ -96,6 +96,13 @@ class Worker:
         self._definitions: dict[tuple[str, int], JobDefinition] = {}
         self._box: SecretBox | None = None
         self.claimed = 0
+        self._reached = time.monotonic()
+        """When the database last answered (monotonic)."""
+        self._leases_until: float | None = None
+        """Until when (monotonic, conservatively) the last heartbeat's leases hold."""
+        self._backoff = 0.0
+        self.failure: str | None = None
+        """Why the worker gave up (the database unreachable too long); None after a clean stop."""
 
     # -- public ------------------------------------------------------------------------------
 
@@ -136,9 +143,12 @@ class Worker:
             self._stopped.set()
             for thread in helpers:
                 thread.join(10)
-            self._write_outcomes(self._drain_outcomes(), claim=0)
-            self._release_leftovers()
-            self.store.stop_worker(self.id, self._clock())
+            try:
+                self._write_outcomes(self._drain_outcomes(), claim=0)
+                self._release_leftovers()
+                self.store.stop_worker(self.id, self._clock())
+            except RotaError as exc:  # leases lapse; the reaper of another worker recovers
+                log.error("worker %s could not hand back its runs: %s", self.id, exc)
             log.info("worker %s stopped", self.id)
 
     # -- the loop: hand in outcomes, take new runs -------------------------------------------
@@ -149,6 +159,7 @@ class Worker:
         grace_ends: float | None = None
         while True:
             self._wake.clear()
+            self._give_up_if_unreachable()
             stopping = self._stopping.is_set()
             if stopping and grace_ends is None:
                 grace_ends = time.monotonic() + self.settings.shutdown_grace_seconds
@@ -191,11 +202,19 @@ class Worker:
             else:
                 written, claims = {}, self.store.claim_runs(self.id, claim, lease, now)
         except RotaError as exc:
-            log.warning("writing %d outcomes / claiming failed: %s", len(outcomes), exc)
+            # Back off (doubling, at most 5 s): a database restart is waited out, not hammered.
+            self._backoff = min(5.0, max(self.settings.poll_seconds, self._backoff * 2))
+            log.warning(
+                "writing %d outcomes / claiming failed (retrying in %.1fs): %s",
+                len(outcomes),
+                self._backoff,
+                exc,
+            )
             for outcome in outcomes:
                 self._outcomes.put(outcome)
-            self._stopping.wait(self.settings.poll_seconds)
+            self._stopping.wait(self._backoff)
             return []
+        self._reached, self._backoff = time.monotonic(), 0.0
         for outcome in outcomes:
             if not written.get(outcome.run_id):
                 log.warning("run %d: lease lost before its outcome was written", outcome.run_id)
@@ -416,13 +435,18 @@ class Worker:
 
     def _control(self) -> None:
         last_heartbeat = last_reap = time.monotonic()
+        heartbeat_every = self.settings.heartbeat_seconds
         while not self._stopped.wait(CONTROL_TICK):
             try:
-                self._control_tick()
                 now = time.monotonic()
-                if now - last_heartbeat >= self.settings.heartbeat_seconds:
+                if now - last_heartbeat >= heartbeat_every:
                     last_heartbeat = now
+                    # Until it succeeds, the heartbeat is retried every second: the leases
+                    # are running out.
+                    heartbeat_every = min(self.settings.heartbeat_seconds, 1.0)
                     self._heartbeat()
+                    heartbeat_every = self.settings.heartbeat_seconds
+                self._control_tick()
                 if self._reap and now - last_reap >= self.settings.reaper_seconds:
                     last_reap = now
                     for reaped in self.store.reap_expired(self._clock()):
@@ -435,6 +459,43 @@ class Worker:
                     self._prune()
             except RotaError as exc:
                 log.warning("control loop: %s", exc)
+                self._stop_before_leases_expire()
+            except Exception:  # a bug must not end the heartbeats of runs still running
+                log.exception("control loop")
+                self._stop_before_leases_expire()
+
+    def _stop_before_leases_expire(self) -> None:
+        """Fencing from this side: when the leases cannot be renewed, the runs stop before
+        another worker may take them over, so a job never runs twice at once. They are
+        forgotten (nothing more is written for them); the reaper recovers them."""
+        until = self._leases_until
+        margin = min(self.settings.heartbeat_seconds, self.settings.lease_seconds / 4)
+        if until is None or time.monotonic() < until - margin:
+            return
+        held, active = self._snapshot()
+        if not held:
+            return
+        log.error("database unreachable: stopping %d runs before their leases expire", len(active))
+        for item in active:
+            item.reporter.lost = True
+            item.control.stop("lease lost")
+        with self._lock:
+            for run_id in held:
+                self._held.pop(run_id, None)
+        self._leases_until = None
+
+    def _give_up_if_unreachable(self) -> None:
+        """A worker that cannot reach the database for ``unreachable_exit_seconds`` stops,
+        so that its supervisor (systemd) sees it and restarts or alerts, instead of a process
+        that hangs looking alive."""
+        if self.failure is not None or self._stopping.is_set():
+            return
+        silent = time.monotonic() - self._reached
+        if silent >= self.settings.unreachable_exit_seconds:
+            self.failure = f"the database did not answer for {silent:.0f}s"
+            log.error("giving up: %s", self.failure)
+            self._stop_before_leases_expire()
+            self._stopping.set()
 
     def _prune(self) -> None:
         """Retention: at most one small batch per sweep, so the queue never waits for long; a
@@ -472,7 +533,10 @@ class Worker:
 
     def _heartbeat(self) -> None:
         held, active = self._snapshot()
+        started = time.monotonic()
         states = self.store.extend_leases(self.id, held, self.settings.lease_seconds, self._clock())
+        self._reached = started
+        self._leases_until = started + self.settings.lease_seconds
         for run_id, state in states.items():
             if state is LeaseState.LOST:
                 for item in active:

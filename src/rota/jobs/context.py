@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from rota.model.errors import LeaseLostError, RunCancelled
+from rota.model.errors import JobFailed, LeaseLostError, RunCancelled
 from rota.model.params import JsonValue
 from rota.model.runs import RECORD_ACTIONS
 
@@ -51,8 +51,10 @@ class RunContext:
         run_id: int,
         attempt: int,
         params: Mapping[str, Any],
+        function: Callable[..., Any] | None = None,
     ) -> None:
         self._channel = channel
+        self._function = function
         self.job = job
         self.run_id = run_id
         self.attempt = attempt
@@ -105,6 +107,38 @@ class RunContext:
     def load_state(self) -> JsonValue:
         """The job's last saved state (from an earlier attempt or run), or None."""
         return self._channel.request(("load_state",))[1]
+
+    # -- fan-out -----------------------------------------------------------------------------
+
+    def fan_out(self, chunks: Sequence[Mapping[str, JsonValue]]) -> dict[str, JsonValue]:
+        """Split the run: each chunk becomes a run of this job with the chunk as its
+        parameters, which any free worker (on any machine) takes; returns when all ended.
+
+        Chunks no other worker has taken yet are run here, one after another, so a fan-out
+        never waits for a slot it holds itself. Counters and record results of every chunk
+        count for this run; a chunk that failed is a failed record ``chunk N`` (so some
+        failed chunks make this run ``partial``). Returns ``{"chunks", "failed", "here"}``.
+        """
+        reply = self._channel.request(("fan_out", [dict(c) for c in chunks]))
+        if reply[0] != "ok":
+            raise JobFailed(str(reply[1]), retryable=False)
+        while True:
+            reply = self._channel.request(("fan_out_next",))
+            if reply[0] == "chunk":
+                _, index, params = reply
+                if self._function is None:
+                    raise JobFailed("fan-out needs the job's function", retryable=False)
+                try:
+                    self._function(self, **params)
+                except RunCancelled:
+                    raise
+                except Exception as exc:
+                    self.record(f"chunk {index}", "failed", error=f"{type(exc).__name__}: {exc}")
+            elif reply[0] == "done":
+                summary: dict[str, JsonValue] = reply[1]
+                return summary
+            else:
+                raise JobFailed(str(reply[1]), retryable=False)
 
     # -- cancellation ------------------------------------------------------------------------
 

@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from rota.jobs.flow import event_triggers
 from rota.jobs.scheduling import overlap_option, schedules_option
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
 from rota.model.params import ParamSchema, ParamSpec, ParamType, declare_param
+from rota.model.resources import ResourceClaim
+from rota.model.resources import parse_claims as resource_claims
 from rota.model.schedules import ScheduleSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +41,8 @@ class PythonJob:
     """What ``@job`` attaches to a function: the definition without project-specific fields."""
 
     definition: JobDefinition
-    function: Callable[..., Any]
+    function: Callable[..., Any] | None
+    """None for a process declared in Python: the store runs it, not a worker."""
 
 
 def job(
@@ -64,6 +68,11 @@ def job(
     schedules: Sequence[ScheduleSpec] | None = None,
     overlap: str | None = None,
     single_instance: bool = False,
+    resources: Sequence[str | ResourceClaim] = (),
+    concurrency: int | None = None,
+    excludes: Sequence[str] = (),
+    after: Sequence[str] = (),
+    triggers: Sequence[Mapping[str, Any]] = (),
 ) -> Callable[[F], F]:
     """Mark ``fn`` as a Rota job. The function is returned unchanged (callable in tests)."""
 
@@ -90,6 +99,11 @@ def job(
             tenant=tenant,
             schedules=schedules_option(schedule, schedules),
             overlap=overlap_option(overlap, single_instance),
+            resources=resource_claims(list(resources)),
+            concurrency=concurrency,
+            excludes=tuple(excludes),
+            after=tuple(after),
+            triggers=event_triggers(list(triggers), id),
             spec={"function": f"{fn.__module__}.{fn.__qualname__}"},
         )
         setattr(fn, ATTRIBUTE, PythonJob(definition, fn))

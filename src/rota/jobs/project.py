@@ -20,6 +20,7 @@ from typing import Any
 
 from rota.jobs.calendars import load_calendars
 from rota.jobs.decorator import ATTRIBUTE, PythonJob
+from rota.jobs.links import links_errors
 from rota.jobs.scheduling import settle_schedules
 from rota.jobs.yamljobs import load_file
 from rota.model.errors import DefinitionError, InvalidInputError, NotFoundError
@@ -82,6 +83,11 @@ def load_project(root: Path, *, default_tz: str = "UTC", now: datetime | None = 
 
 
 def _settle(project: Project, default_tz: str, now: datetime) -> None:
+    for job_id, message in links_errors(project.definitions):
+        definition = project.definitions.pop(job_id, None)
+        if definition is not None:
+            project.errors.append(DefinitionError(definition.source, *message))
+            project.functions.pop(job_id, None)
     names = {c.id for c in project.calendars}
     for job_id, definition in list(project.definitions.items()):
         if not definition.schedules:
@@ -118,7 +124,8 @@ def _load_module(project: Project, path: Path) -> None:
             seen.add(id(marked))
             definition = replace(marked.definition, source=source, code_hash=code_hash)
             project._add(definition)
-            project.functions.setdefault(definition.id, marked.function)
+            if marked.function is not None:
+                project.functions.setdefault(definition.id, marked.function)
 
 
 def _import(name: str, path: Path) -> ModuleType:

@@ -1,4 +1,4 @@
-"""YAML job files (``shell`` and ``http`` kinds), validated with pydantic at this boundary.
+"""YAML job files (``shell``, ``http``, ``data`` and ``process`` kinds), validated with pydantic at this boundary.
 
 A file holds one job (a mapping) or several (a list). Errors name the file and the field; the
 loader reports them and keeps loading the other files.
@@ -15,10 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rota.data.references import check_references
 from rota.jobs import yamlsafe
+from rota.jobs.flow import event_triggers
 from rota.jobs.scheduling import overlap_option, schedule_from_mapping
 from rota.model.errors import DefinitionError, InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
 from rota.model.params import ParamSchema, declare_param
+from rota.model.resources import parse_claims as resource_claims
+from rota.processes.spec import parse_steps
 
 DATA_FIELDS = (
     "source",
@@ -69,7 +72,7 @@ class EnvModel(_Strict):
 
 class JobModel(_Strict):
     id: str
-    kind: Literal["shell", "http", "data"]
+    kind: Literal["shell", "http", "data", "process"]
     name: str = ""
     description: str = ""
     owner: str = ""
@@ -89,6 +92,13 @@ class JobModel(_Strict):
     schedules: list[Any] = Field(default_factory=list)
     overlap: str | None = None
     single_instance: bool = False
+    resources: list[Any] | None = None
+    concurrency: int | None = None
+    excludes: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)
+    triggers: list[Any] | None = None
+    # process
+    steps: dict[str, Any] | None = None
     # shell
     command: list[str] | None = None
     env: EnvModel | None = None
@@ -142,12 +152,11 @@ def parse_definitions(text: str, source: str) -> list[JobDefinition]:
             raise DefinitionError(
                 source, where.rstrip(".") or "document", "must be a mapping of job fields"
             )
-        if item.get("kind") not in ("shell", "http", "data") and "kind" in item:
-            # Other kinds (data, process) arrive with later features; say so clearly.
+        if item.get("kind") not in YAML_KINDS and "kind" in item:
             raise DefinitionError(
                 source,
                 f"{where}kind",
-                f"{item['kind']!r} is not a YAML job kind (shell, http, data)",
+                f"{item['kind']!r} is not a YAML job kind ({', '.join(YAML_KINDS)})",
             )
         try:
             model = JobModel.model_validate(item)
@@ -188,6 +197,10 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             "env": (model.env or EnvModel()).model_dump(),
             "cwd": model.cwd,
         }
+    elif model.kind == "process":
+        if not model.steps:
+            raise InvalidInputError("steps", "a process needs steps: {name: {job: ...}}")
+        spec = {"steps": parse_steps(model.steps, param_names=names).to_json()}
     elif model.kind == "data":
         from rota.data.spec import data_spec
 
@@ -258,12 +271,19 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
             for i, entry in enumerate(model.schedules)
         ),
         overlap=overlap_option(model.overlap, model.single_instance),
+        resources=resource_claims(model.resources),
+        concurrency=model.concurrency,
+        excludes=tuple(model.excludes),
+        after=tuple(model.after),
+        triggers=event_triggers(model.triggers, model.id),
         spec=spec,
         source=source,
     )
 
 
+YAML_KINDS = ("shell", "http", "data", "process")
 KIND_FIELDS = {
+    "process": ("steps",),
     "shell": ("command", "env", "cwd"),
     "http": ("url", "body", "json_body"),
     "data": DATA_FIELDS,

@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from rota.model.errors import InvalidInputError
+from rota.model.ids import JOB_ID_PATTERN
 from rota.model.params import JsonValue, ParamSchema, ParamSpec, ParamType
+from rota.model.resources import ResourceClaim, check_resource_name
 from rota.model.schedules import OverlapPolicy, ScheduleSpec
+from rota.model.triggers import EventTrigger
 
-JOB_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 DEFAULT_TENANT = "default"
 
 
@@ -28,6 +29,8 @@ class JobKind(StrEnum):
     SHELL = "shell"
     HTTP = "http"
     DATA = "data"
+    PROCESS = "process"
+    """Steps that run other jobs (``spec["steps"]``); the store advances it, no worker runs it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +102,16 @@ class JobDefinition:
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     """What a schedule fire does while a run of this job is unfinished (``single_instance``
     is ``skip``); a schedule may override it."""
+    resources: tuple[ResourceClaim, ...] = ()
+    """Resources every run of this job holds (see :mod:`rota.model.resources`)."""
+    concurrency: int | None = None
+    """At most this many runs of the job queued or running at once (``job:ID`` resource)."""
+    excludes: tuple[str, ...] = ()
+    """Jobs this job never runs alongside: it waits for their runs, theirs wait for its."""
+    after: tuple[str, ...] = ()
+    """Jobs whose unfinished run a new run of this job waits for (``pending``)."""
+    triggers: tuple[EventTrigger, ...] = ()
+    """Event triggers that start this job."""
     spec: dict[str, JsonValue] = field(default_factory=dict)
     source: str = ""
     code_hash: str = ""
@@ -119,6 +132,16 @@ class JobDefinition:
             raise InvalidInputError("expires_at", "needs a UTC offset or Z")
         if not -1000 <= self.priority <= 1000:
             raise InvalidInputError("priority", "must be between -1000 and 1000")
+        if self.concurrency is not None and not 1 <= self.concurrency <= 10_000:
+            raise InvalidInputError("concurrency", "must be between 1 and 10000")
+        for n, claim in enumerate(self.resources):
+            check_resource_name(f"resources[{n}]", claim.name)
+        for name, jobs in (("excludes", self.excludes), ("after", self.after)):
+            for other in jobs:
+                if not JOB_ID_PATTERN.fullmatch(other):
+                    raise InvalidInputError(name, f"{other!r} is not a job id")
+                if other == self.id:
+                    raise InvalidInputError(name, f"job {self.id!r} cannot name itself")
         named = [s.with_id(s.id or f"{self.id}:{n}") for n, s in enumerate(self.schedules, 1)]
         ids = [s.id for s in named]
         if len(set(ids)) != len(ids):
@@ -127,6 +150,26 @@ class JobDefinition:
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+    def resource_claims(self) -> tuple[ResourceClaim, ...]:
+        """Everything a run of this job claims: its own resources, its limits and exclusions.
+
+        Limits are conditional claims (they count only when their resource is defined), so a
+        job without any pays nothing for them."""
+        claims = {c.name: c for c in self.resources}
+        derived = [ResourceClaim(f"running:{self.id}", shared=True, conditional=True)]
+        if self.kind is not JobKind.PROCESS:
+            # A process's steps count against the limits; the process itself holding a unit
+            # too would let a limit of 1 deadlock it against its own first step.
+            derived.append(ResourceClaim(f"tenant:{self.tenant}", conditional=True))
+        if self.concurrency is not None:
+            derived.append(ResourceClaim(f"job:{self.id}", conditional=True))
+        if self.group and self.kind is not JobKind.PROCESS:
+            derived.append(ResourceClaim(f"group:{self.group}", conditional=True))
+        derived.extend(ResourceClaim(f"running:{other}") for other in self.excludes)
+        for claim in derived:
+            claims.setdefault(claim.name, claim)
+        return tuple(sorted(claims.values()))
 
     def to_json(self) -> dict[str, JsonValue]:
         """The canonical JSON form; the store keeps it and rebuilds the definition from it."""
@@ -158,6 +201,16 @@ class JobDefinition:
             body["schedules"] = [s.to_json() for s in self.schedules]
         if self.overlap is not OverlapPolicy.SKIP:
             body["overlap"] = self.overlap.value
+        if self.resources:
+            body["resources"] = [c.to_json() for c in self.resources]
+        if self.concurrency is not None:
+            body["concurrency"] = self.concurrency
+        if self.excludes:
+            body["excludes"] = list(self.excludes)
+        if self.after:
+            body["after"] = list(self.after)
+        if self.triggers:
+            body["triggers"] = [trigger.to_json() for trigger in self.triggers]
         return body
 
     @property
@@ -190,6 +243,11 @@ class JobDefinition:
             tenant=data.get("tenant", DEFAULT_TENANT),
             schedules=tuple(ScheduleSpec.from_json(s) for s in data.get("schedules", ())),
             overlap=OverlapPolicy(data.get("overlap", OverlapPolicy.SKIP)),
+            resources=tuple(ResourceClaim.from_json(c) for c in data.get("resources", ())),
+            concurrency=data.get("concurrency"),
+            excludes=tuple(data.get("excludes", ())),
+            after=tuple(data.get("after", ())),
+            triggers=tuple(EventTrigger.from_json(x) for x in data.get("triggers", ())),
             spec=dict(data.get("spec", {})),
             source=data.get("source", ""),
             code_hash=data.get("code_hash", ""),

@@ -15,6 +15,7 @@ from typing import Any
 
 from rota.model.errors import InvalidInputError
 from rota.model.params import JsonValue
+from rota.model.resources import ResourceClaim
 from rota.model.status import RunStatus
 
 
@@ -28,6 +29,8 @@ class Trigger(StrEnum):
     CATCH_UP = "catch-up"
     PARENT = "parent"
     """A part of a larger run, started by that run (a data job split over several workers)."""
+    PROCESS = "process"
+    """A step of a process run, started by the store when the steps it needs ended."""
 
 
 def utcnow() -> datetime:
@@ -127,6 +130,32 @@ class RunError:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProcessStep:
+    """One step of a process run as shown with it: ``kept`` steps completed in the run this
+    one reruns, and ``run_id`` then names that earlier run."""
+
+    name: str
+    job: str
+    state: str
+    """``started``, ``kept``, ``skipped``, ``failed`` (could not start) or ``waiting``."""
+    run_id: int | None = None
+    status: RunStatus | None = None
+    reason: str | None = None
+    needs: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "name": self.name,
+            "job": self.job,
+            "state": self.state,
+            "run_id": self.run_id,
+            "status": self.status.value if self.status else None,
+            "reason": self.reason,
+            "needs": list(self.needs),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Run:
     id: int
     job: str
@@ -164,6 +193,23 @@ class Run:
     """A ``pending`` run waits for this run to end."""
     parent_id: int | None = None
     """The run that started this one as a part of itself; its records count there too."""
+    step: str | None = None
+    """The step of the process run ``parent_id`` that this run is."""
+    waiting: dict[str, JsonValue] | None = None
+    """What a ``pending`` run waits for besides ``waits_for``: resources and their holders."""
+    steps: tuple[ProcessStep, ...] = ()
+    """A process run's steps (filled by ``get_run``)."""
+
+    @property
+    def waiting_for(self) -> dict[str, JsonValue] | None:
+        """What a ``pending`` run waits for, in words and ids; None for other runs."""
+        if self.status is not RunStatus.PENDING:
+            return None
+        if self.waiting is not None:
+            return self.waiting
+        if self.waits_for is not None:
+            return {"runs": [self.waits_for], "reason": f"run {self.waits_for} to end"}
+        return None
 
     @property
     def duration(self) -> float | None:
@@ -214,7 +260,10 @@ class Run:
             "schedule_id": self.schedule_id,
             "scheduled_for": iso(self.scheduled_for),
             "waits_for": self.waits_for,
+            "waiting_for": self.waiting_for,
             "parent_id": self.parent_id,
+            "step": self.step,
+            **({"steps": [s.to_json() for s in self.steps]} if self.steps else {}),
         }
 
 
@@ -316,6 +365,13 @@ class NewRun:
     waits_for: int | None = None
     """Create the run ``pending``: it is queued when that run ends."""
     parent_id: int | None = None
+    resources: tuple[ResourceClaim, ...] = ()
+    """What the run holds from queued to its end; it waits ``pending`` until it gets all."""
+    after: tuple[str, ...] = ()
+    """Jobs whose unfinished run this run waits for (when ``waits_for`` is not given)."""
+    process: bool = False
+    """A process run: the store starts its first steps instead of queuing it for a worker."""
+    step: str | None = None
 
     def __post_init__(self) -> None:
         check_aware("due_at", self.due_at)

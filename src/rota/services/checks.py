@@ -19,7 +19,6 @@ from rota.jobs.checks import CHECKS, Check, check_definition, has_errors
 from rota.jobs.preflight import SecretNames
 from rota.jobs.project import Project, load_project
 from rota.model.jobs import StoredJob
-from rota.model.runs import utcnow
 from rota.settings import Settings
 from rota.store.base import Store
 
@@ -40,7 +39,7 @@ def check_jobs(
     id raises :class:`~rota.model.errors.NotFoundError` naming it, before anything is probed.
     ``secret_names`` answers which ``${secret:NAME}`` exist (asked once, when first needed).
     """
-    now = now or utcnow()
+    now = now or store.now()
     jobs = _stored(store, job_ids)
     loaded = (
         project

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from rota.model.errors import ConflictError, InvalidInputError
 from rota.model.jobs import JobKind
-from rota.model.runs import NewRun, Run, Trigger, utcnow
+from rota.model.runs import NewRun, Run, Trigger
 from rota.model.status import RunStatus
 from rota.store.base import RunFilter, Store
 
@@ -33,7 +33,40 @@ def start_run(
 
     ``dry_run`` (data jobs) previews the first records in a transaction that is rolled back:
     it changes nothing, so even a destructive job needs no confirmation for it."""
-    now = now or utcnow()
+    now = now or store.now()
+    request = new_run_request(
+        store,
+        job_id,
+        params,
+        trigger=trigger,
+        actor=actor,
+        run_as=run_as,
+        confirm=confirm,
+        priority=priority,
+        retry_of=retry_of,
+        now=now,
+        dry_run=dry_run,
+    )
+    return store.enqueue_runs([request], now)[0]
+
+
+def new_run_request(
+    store: Store,
+    job_id: str,
+    params: Mapping[str, object],
+    *,
+    trigger: Trigger = Trigger.MANUAL,
+    actor: str | None = None,
+    run_as: str | None = None,
+    confirm: bool = False,
+    priority: int | None = None,
+    retry_of: int | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> NewRun:
+    """The validated request :func:`start_run` enqueues (webhooks record it with their
+    delivery, in one transaction)."""
+    now = now or store.now()
     stored = store.get_job(job_id)
     definition = stored.definition
     if dry_run:
@@ -52,7 +85,7 @@ def start_run(
             "confirm", f"job {job_id!r} is destructive: confirm explicitly (--yes) to run it"
         )
     values = definition.params.validate(params, now=now)
-    request = NewRun(
+    return NewRun(
         job=job_id,
         job_version=stored.version,
         tenant=definition.tenant,
@@ -63,8 +96,10 @@ def start_run(
         triggered_by=actor,
         run_as=run_as or actor,
         retry_of=retry_of,
+        resources=definition.resource_claims(),
+        after=definition.after,
+        process=definition.kind is JobKind.PROCESS,
     )
-    return store.enqueue_runs([request], now)[0]
 
 
 def retry_run(store: Store, run_id: int, *, actor: str | None = None, confirm: bool = False) -> Run:
@@ -86,7 +121,7 @@ def retry_run(store: Store, run_id: int, *, actor: str | None = None, confirm: b
 
 
 def cancel_run(store: Store, run_id: int, *, actor: str | None = None) -> Run:
-    return store.request_cancel(run_id, actor, utcnow())
+    return store.request_cancel(run_id, actor, store.now())
 
 
 def get_run(store: Store, run_id: int) -> Run:

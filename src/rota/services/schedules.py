@@ -89,7 +89,7 @@ def put_schedule(
     """Add or change a schedule outside the job's definition (the API and dashboard use this).
 
     Checked like a definition's schedule: expression, zone, five-year rule, parameters."""
-    now = now or utcnow()
+    now = now or store.now()
     if not spec.id:
         raise InvalidInputError("id", "a schedule added through the API needs an id")
     job = store.get_job(job_id).definition
@@ -103,19 +103,19 @@ def put_schedule(
 
 
 def delete_schedule(store: Store, schedule_id: str) -> None:
-    store.delete_schedule(schedule_id, utcnow())
+    store.delete_schedule(schedule_id, store.now())
 
 
 def pause(
     store: Store, schedule_id: str, *, note: str | None = None, actor: str | None = None
 ) -> Schedule:
-    return store.pause_schedule(schedule_id, True, note, actor, utcnow())
+    return store.pause_schedule(schedule_id, True, note, actor, store.now())
 
 
 def resume(
     store: Store, schedule_id: str, *, note: str | None = None, actor: str | None = None
 ) -> Schedule:
-    return store.pause_schedule(schedule_id, False, note, actor, utcnow())
+    return store.pause_schedule(schedule_id, False, note, actor, store.now())
 
 
 def list_occurrences(
@@ -154,4 +154,4 @@ def set_group_enabled(
         # A typo must not look like a frozen group.
         listed = ", ".join(sorted(known)) or "none"
         raise InvalidInputError("group", f"no job is in group {name!r} (groups: {listed})")
-    return store.set_group_enabled(name, enabled, note, actor, utcnow())
+    return store.set_group_enabled(name, enabled, note, actor, store.now())

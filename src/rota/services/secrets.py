@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rota.model.runs import utcnow
 from rota.model.secrets import StoredSecret, check_secret_name
 from rota.secrets.box import SecretKeyError, check_value, open_box, self_test
 from rota.settings import Settings
@@ -34,7 +33,7 @@ def set_secret(
     box = open_box(settings, create=True)
     if box is None:  # open_box(create=True) always answers a box
         raise SecretKeyError("no secret key")
-    return store.put_secret(tenant, name, box.encrypt(value), actor, now or utcnow())
+    return store.put_secret(tenant, name, box.encrypt(value), actor, now or store.now())
 
 
 def list_secrets(store: Store, *, tenant: str | None = None) -> list[StoredSecret]:

@@ -17,8 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from rota.model.hooks import Hook
 from rota.model.jobs import JobDefinition, StoredJob
 from rota.model.params import JsonValue
+from rota.model.resources import ResourceDefinition, ResourceState
 from rota.model.runs import (
     Activity,
     Attempt,
@@ -30,6 +32,7 @@ from rota.model.runs import (
     RecordResult,
     Run,
     StatusChange,
+    utcnow,
 )
 from rota.model.schedules import (
     BusinessCalendar,
@@ -40,6 +43,7 @@ from rota.model.schedules import (
 )
 from rota.model.secrets import StoredSecret
 from rota.model.status import RunStatus
+from rota.model.triggers import EventTrigger
 from rota.model.workers import WorkerInfo
 
 
@@ -125,6 +129,16 @@ class Group:
 class Store(ABC):
     """Persistence of jobs, runs, attempts, logs, record results, job state, workers,
     schedules with their occurrences, business calendars and job groups."""
+
+    service_account: str = "rota"
+    """Whom the runs the store starts by itself (event triggers) act as; whoever opens the
+    store sets it from the ``service_account`` setting."""
+
+    def now(self) -> datetime:
+        """The time every decision about runs is made by (due, leases, fires). One machine's
+        clock for an embedded store; the database's clock where several machines share it, so
+        that a node whose clock is off neither fires twice nor misses a fire."""
+        return utcnow()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -365,6 +379,50 @@ class Store(ABC):
     @abstractmethod
     def list_groups(self) -> list[Group]:
         """Every group named by a job definition or switched before, with its jobs."""
+
+    # -- resources and event triggers ---------------------------------------------------------
+
+    @abstractmethod
+    def sync_resources(self, definitions: Sequence[ResourceDefinition], now: datetime) -> None:
+        """Make these the configured resources (capacities, limits); waiters that now fit are
+        queued."""
+
+    @abstractmethod
+    def list_resources(self) -> list[ResourceState]:
+        """Every resource with its holders and its waiters (in the order they will be served)."""
+
+    @abstractmethod
+    def list_triggers(self) -> list[EventTrigger]:
+        """The event triggers of the synced job definitions."""
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_hook(self, hook: Hook) -> Hook:
+        """:class:`ConflictError` when the id is taken."""
+
+    @abstractmethod
+    def get_hook(self, hook_id: str) -> Hook: ...
+
+    @abstractmethod
+    def list_hooks(self) -> list[Hook]: ...
+
+    @abstractmethod
+    def rotate_hook_secret(
+        self, hook_id: str, secret: str, previous_expires_at: datetime | None, now: datetime
+    ) -> Hook:
+        """Replace the secret; the old one stays valid until ``previous_expires_at`` (or is
+        dropped at once when that is None)."""
+
+    @abstractmethod
+    def delete_hook(self, hook_id: str) -> None: ...
+
+    @abstractmethod
+    def deliver_hook(
+        self, hook_id: str, delivery_id: str, request: NewRun, now: datetime
+    ) -> tuple[Run, bool]:
+        """Record a delivery and create its run in one transaction; a delivery id seen before
+        answers the run it created then and ``True`` (a replay starts nothing)."""
 
     # -- secrets (ciphertext only: encryption happens outside the store) ---------------------
 

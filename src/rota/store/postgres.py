@@ -8,15 +8,32 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rota.model.errors import StoreUnavailableError
 from rota.store.sql import SqlStore
 
 CHANNEL = "rota_runs"
+CONNECT_ARGS = {
+    # Rota's transactions last milliseconds: a session idle inside one for 5 s belongs to a
+    # frozen or cut-off process, and its row locks must not keep the reaper from recovering
+    # that process's runs.
+    "options": "-c idle_in_transaction_session_timeout=5000",
+    # A peer that vanished (a partition) is noticed in about 25 s, not TCP's two hours.
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+CLOCK_RESYNC_SECONDS = 10.0
+"""How often :meth:`PostgresStore.now` reads the database's clock again; in between it adds
+the local monotonic time elapsed, which no change of the local wall clock affects."""
 _COPY_RECORDS = 'COPY run_records (run_id, attempt, "key", action, error, "row") FROM STDIN'
 log = logging.getLogger(__name__)
 
@@ -32,10 +49,41 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         self._sa_url = _psycopg_url(url)
         super().__init__(
-            sa.create_engine(self._sa_url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+            sa.create_engine(
+                self._sa_url,
+                pool_size=8,
+                max_overflow=16,
+                pool_pre_ping=True,
+                connect_args=CONNECT_ARGS,
+            )
         )
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
+        self._clock_lock = threading.Lock()
+        self._clock_base: tuple[datetime, float] | None = None
+
+    def now(self) -> datetime:
+        with self._clock_lock:
+            base = self._clock_base
+            if base is None or time.monotonic() - base[1] >= CLOCK_RESYNC_SECONDS:
+                try:
+                    base = self._clock_base = self._read_database_clock()
+                except StoreUnavailableError:
+                    if base is None:
+                        raise
+                    # Keep counting from the last reading: a database outage is no reason to
+                    # stop knowing the time.
+        return base[0] + timedelta(seconds=time.monotonic() - base[1])
+
+    def _read_database_clock(self) -> tuple[datetime, float]:
+        """The database's time and the local monotonic instant it stands for (the middle of
+        the round trip)."""
+        with self._read() as conn:
+            before = time.monotonic()
+            value = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+            after = time.monotonic()
+        assert isinstance(value, datetime)
+        return value, (before + after) / 2
 
     def _insert_records(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """``COPY``: an import's record results arrive by the thousand per flush."""

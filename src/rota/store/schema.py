@@ -124,6 +124,9 @@ runs = sa.Table(
     sa.Column("scheduled_for", UtcDateTime),
     sa.Column("waits_for", RunId),
     sa.Column("parent_id", RunId),
+    sa.Column("step", sa.String(64)),
+    sa.Column("waiting", Json),
+    sa.Column("holds", sa.Boolean),
     # A ``pending`` run becomes ``queued`` when the run it waits for ends (overlap, catch-up).
     sa.Index("ix_runs_job_created", "job_id", "created_at"),
     sa.Index("ix_runs_waits_for", "waits_for"),
@@ -283,4 +286,85 @@ secrets = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("updated_by", sa.String(128)),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("name", sa.String(160), primary_key=True),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    # False: created on first use with capacity 1, not configured.
+    sa.Column("defined", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+resource_claims = sa.Table(
+    "resource_claims",
+    metadata,
+    sa.Column("resource", sa.String(160), primary_key=True),
+    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("shared", sa.Boolean, nullable=False),
+    # A run holds every claim from queued to its end, or none of them while it is pending.
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("granted_at", UtcDateTime),
+    sa.Index("ix_resource_claims_run_id", "run_id"),
+)
+
+process_steps = sa.Table(
+    "process_steps",
+    metadata,
+    # One row per (process run, step), written when the step is decided: the primary key makes
+    # each step start at most once per process run, whoever advances it.
+    sa.Column("process_run_id", RunId, primary_key=True),
+    sa.Column("step", sa.String(64), primary_key=True),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_process_steps_run_id", "run_id"),
+)
+
+event_triggers = sa.Table(
+    "event_triggers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("source_job", sa.String(128), nullable=False, index=True),
+    sa.Column("target_job", sa.String(128), nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+)
+
+hooks = sa.Table(
+    "hooks",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("params", Json, nullable=False),
+    # Fernet tokens of the signing secrets; the previous one stays valid until it expires so
+    # that a sender can be switched to the new secret without losing deliveries.
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("previous_secret", sa.Text),
+    sa.Column("previous_expires_at", UtcDateTime),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128)),
+    sa.Column("rotated_at", UtcDateTime),
+)
+
+hook_deliveries = sa.Table(
+    "hook_deliveries",
+    metadata,
+    # A replayed delivery id meets this key and starts nothing new.
+    sa.Column("hook_id", sa.String(64), primary_key=True),
+    sa.Column("delivery_id", sa.String(256), primary_key=True),
+    sa.Column("run_id", RunId),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

@@ -6,10 +6,12 @@ Dialect differences (connection set-up, transaction start, wake-ups) live in the
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +25,9 @@ from rota.model.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from rota.model.jobs import JobDefinition, StoredJob
+from rota.model.jobs import JobDefinition, JobKind, StoredJob
 from rota.model.params import JsonValue
+from rota.model.resources import ResourceClaim
 from rota.model.runs import (
     COUNTER_NAMES,
     Activity,
@@ -49,16 +52,22 @@ from rota.model.status import RunStatus, check_transition
 from rota.model.workers import WorkerInfo, worker_state
 from rota.store import schema as t
 from rota.store.base import ReapResult, RunFilter, Store, SyncResult
+from rota.store.sql_hooks import SqlHookOps
+from rota.store.sql_processes import SqlProcessOps
+from rota.store.sql_resources import SqlResourceOps
 from rota.store.sql_retention import SqlRetentionOps
 from rota.store.sql_schedules import SqlScheduleOps
 from rota.store.sql_secrets import SqlSecretOps
 
 RUNNING = RunStatus.RUNNING.value
 QUEUED = RunStatus.QUEUED.value
+PENDING = RunStatus.PENDING.value
 _WAKE_AFTER_COMMIT = "rota_wake_after_commit"
 
 
-class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
+class SqlStore(
+    SqlHookOps, SqlProcessOps, SqlResourceOps, SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store
+):
     """Core queries shared by the SQLite and PostgreSQL stores."""
 
     def __init__(self, write_engine: Engine, read_engine: Engine | None = None) -> None:
@@ -84,7 +93,10 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
             try:
                 yield conn
             finally:
-                woken = bool(conn.info.pop(_WAKE_AFTER_COMMIT, False))
+                # A connection the database dropped refuses even this: the error that dropped
+                # it is the one to report, and nothing was committed to wake anyone for.
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    woken = bool(conn.info.pop(_WAKE_AFTER_COMMIT, False))
         if woken:
             self._wakeup.set()
 
@@ -180,6 +192,7 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
                 else []
             )
             self._sync_schedules_in(conn, definitions, removed_jobs, now)
+            self._sync_triggers_in(conn, definitions, removed_jobs, now)
             if remove_missing:
                 given = {d.id for d in definitions}
                 for job_id, row in current.items():
@@ -193,6 +206,19 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
                             SyncResult(job=job_id, version=row.version, change="removed")
                         )
         return results
+
+    def _current_job_in(self, conn: Connection, job_id: str) -> StoredJob:
+        """The job a run started by the engine (a process step, an event) would run: refused
+        like a manual start when it is unknown, removed or inactive."""
+        row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFoundError("job", job_id)
+        if row.removed:
+            raise ConflictError(f"job {job_id!r} is no longer defined in the project")
+        definition = self._parsed(row.fingerprint, row.definition)
+        if not definition.active:
+            raise ConflictError(f"job {job_id!r} is inactive")
+        return StoredJob(definition=definition, version=row.version, synced_at=row.synced_at)
 
     def get_job(self, job_id: str, version: int | None = None) -> StoredJob:
         with self._read() as conn:
@@ -234,6 +260,7 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
             return self._enqueue_in(conn, requests, now)
 
     def _enqueue_in(self, conn: Connection, requests: Sequence[NewRun], now: datetime) -> list[Run]:
+        requests = [self._resolve_after(conn, r) for r in requests]
         rows = [_new_run_row(r, now) for r in requests]
         ids = self._insert_runs(conn, rows)
         conn.execute(
@@ -250,8 +277,62 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
                 for run_id, r, row in zip(ids, requests, rows, strict=True)
             ],
         )
+        runs = []
+        existing = self._defined_resources(
+            conn, [c.name for r in requests if r.waits_for is None for c in r.resources]
+        )
+        for run_id, request, row in zip(ids, requests, rows, strict=True):
+            if row["status"] == QUEUED:
+                waiting = self._claim_resources_in(
+                    conn, run_id, request.job, request.priority, request.resources, now, existing
+                )
+                if waiting is not None:
+                    self._wait_for_resources(conn, run_id, waiting, now)
+                    runs.append((run_id, {**row, "status": PENDING, "waiting": waiting}))
+                    continue
+                if request.process:
+                    self._start_process_in(conn, run_id, now)
+            runs.append((run_id, row))
         self._notify_new_runs(conn)
-        return [_run_from_row({**row, "id": run_id}) for run_id, row in zip(ids, rows, strict=True)]
+        if any(r.process for r in requests):
+            return [self._get_run_in(conn, run_id) for run_id, _ in runs]
+        return [_run_from_row({**row, "id": run_id}) for run_id, row in runs]
+
+    def _resolve_after(self, conn: Connection, request: NewRun) -> NewRun:
+        """``after: [Y]``: a run waits for the newest unfinished run of Y, if there is one."""
+        if not request.after or request.waits_for is not None:
+            return request
+        r = t.runs
+        newest = conn.execute(
+            sa.select(sa.func.max(r.c.id)).where(
+                r.c.job_id.in_(request.after),
+                r.c.status.in_([RunStatus.PENDING.value, QUEUED, RUNNING]),
+            )
+        ).scalar()
+        return replace(request, waits_for=newest) if newest is not None else request
+
+    def _wait_for_resources(
+        self, conn: Connection, run_id: int, waiting: dict[str, JsonValue], now: datetime
+    ) -> None:
+        conn.execute(
+            sa.update(t.runs)
+            .where(t.runs.c.id == run_id)
+            .values(status=RunStatus.PENDING.value, queued_at=None, waiting=waiting)
+        )
+        self._history(
+            conn, run_id, RunStatus.QUEUED, RunStatus.PENDING, now, str(waiting["reason"]), None
+        )
+
+    def _queued_in(self, conn: Connection, run_id: int, now: datetime) -> None:
+        """A pending run was just queued: a process run starts its steps instead of waiting
+        for a worker."""
+        kind = conn.execute(
+            sa.select(t.jobs.c.kind)
+            .select_from(t.runs.join(t.jobs, t.jobs.c.id == t.runs.c.job_id))
+            .where(t.runs.c.id == run_id)
+        ).scalar()
+        if kind == JobKind.PROCESS.value:
+            self._start_process_in(conn, run_id, now)
 
     def _insert_runs(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Insert runs and return their ids in order (both dialects support RETURNING)."""
@@ -259,10 +340,15 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
 
     def get_run(self, run_id: int) -> Run:
         with self._read() as conn:
-            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+            return self._get_run_in(conn, run_id)
+
+    def _get_run_in(self, conn: Connection, run_id: int) -> Run:
+        row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
         if row is None:
             raise NotFoundError("run", run_id)
-        return _run_from_row(row._mapping)
+        run = _run_from_row(row._mapping)
+        steps = self._process_steps_in(conn, run)
+        return replace(run, steps=steps) if steps else run
 
     def list_runs(self, run_filter: RunFilter) -> list[Run]:
         if run_filter.limit < 1:
@@ -686,21 +772,51 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
             },
         )
         if new.terminal:
-            waiting = [
-                row[0] for row in conn.execute(_RELEASE_WAITERS, {"b_id": run_id, "b_now": now})
-            ]
-            for waiter in waiting:
-                self._history(
-                    conn,
-                    waiter,
-                    RunStatus.PENDING,
-                    RunStatus.QUEUED,
-                    now,
-                    f"run {run_id} ended",
-                    None,
-                )
-            if waiting:
-                self._notify_new_runs(conn)
+            self._ended_in(conn, run_id, new, now)
+
+    def _ended_in(self, conn: Connection, run_id: int, status: RunStatus, now: datetime) -> None:
+        """Everything a run's end sets off, in the transaction that ends it, so none of it is
+        lost or done twice whatever dies afterwards: runs waiting for it are queued, its
+        resources pass to the next waiters, its process advances, event triggers fire."""
+        r = t.runs
+        ended = conn.execute(
+            sa.select(r.c.job_id, r.c.parent_id, r.c.step, r.c.holds).where(r.c.id == run_id)
+        ).one()
+        waiters = conn.execute(
+            sa.select(r.c.id, r.c.job_id, r.c.priority, r.c.waiting).where(
+                r.c.waits_for == run_id, r.c.status == RunStatus.PENDING.value
+            )
+        ).all()
+        for waiter in waiters:
+            self._release_waiter(conn, waiter, run_id, now)
+        if ended.holds:
+            self._release_in(conn, run_id, now)
+        if ended.step is not None and ended.parent_id is not None:
+            self._advance_process_in(conn, ended.parent_id, now)
+        self._fire_events_in(conn, run_id, ended.job_id, status, now)
+        if waiters:
+            self._notify_new_runs(conn)
+
+    def _release_waiter(self, conn: Connection, waiter: Any, ended: int, now: datetime) -> None:
+        """A run waiting for ``ended`` moves on: to its resources if it claims any (they were
+        put aside while it waited), else to the queue."""
+        r = t.runs
+        claims = [ResourceClaim.from_json(c) for c in (waiter.waiting or {}).get("claims", ())]
+        conn.execute(
+            sa.update(r)
+            .where(r.c.id == waiter.id)
+            .values(status=QUEUED, queued_at=now, due_at=now, waiting=None)
+        )
+        self._history(
+            conn, waiter.id, RunStatus.PENDING, RunStatus.QUEUED, now, f"run {ended} ended", None
+        )
+        waiting = self._claim_resources_in(
+            conn, waiter.id, waiter.job_id, waiter.priority, claims, now
+        )
+        if waiting is not None:
+            self._wait_for_resources(conn, waiter.id, waiting, now)
+        else:
+            self._queued_in(conn, waiter.id, now)
 
     def release_runs(
         self, worker_id: str, tokens: Mapping[int, str], now: datetime, *, interrupted: bool = True
@@ -820,6 +936,8 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
                 .where(r.c.id == run_id, r.c.cancel_requested_at.is_(None))
                 .values(cancel_requested_at=now, cancel_requested_by=actor)
             )
+            if self._is_process_run(conn, run_id):
+                self._cancel_process_in(conn, run_id, actor, now)
             return
         check_transition(status, RunStatus.CANCELED)
         conn.execute(
@@ -985,18 +1103,24 @@ class SqlStore(SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store):
         *,
         version: str | None = None,
     ) -> None:
+        w = t.workers
+        values = {
+            "hostname": hostname,
+            "pid": pid,
+            "concurrency": concurrency,
+            "started_at": now,
+            "heartbeat_at": now,
+            "stopped_at": None,
+            "version": version[:32] if version else None,
+        }
         with self._write() as conn:
-            conn.execute(
-                sa.insert(t.workers).values(
-                    id=worker_id,
-                    hostname=hostname,
-                    pid=pid,
-                    concurrency=concurrency,
-                    started_at=now,
-                    heartbeat_at=now,
-                    version=version[:32] if version else None,
-                )
-            )
+            row = conn.execute(sa.select(w.c.stopped_at).where(w.c.id == worker_id)).first()
+            if row is None:
+                conn.execute(sa.insert(w).values(id=worker_id, **values))
+            elif row.stopped_at is None:
+                raise ConflictError(f"worker id {worker_id!r} is in use by a running worker")
+            else:  # the same id started again after a clean stop
+                conn.execute(sa.update(w).where(w.c.id == worker_id).values(**values))
 
     def list_workers(
         self,
@@ -1136,12 +1260,6 @@ _REQUEUE = (
         lease_expires_at=None,
     )
 )
-_RELEASE_WAITERS = (
-    sa.update(_r)
-    .where(_r.c.waits_for == sa.bindparam("b_id"), _r.c.status == RunStatus.PENDING.value)
-    .values(status=QUEUED, queued_at=sa.bindparam("b_now"), due_at=sa.bindparam("b_now"))
-    .returning(_r.c.id)
-)
 _END_ATTEMPT = (
     sa.update(_a)
     .where(_a.c.run_id == sa.bindparam("b_id"), _a.c.attempt == sa.bindparam("b_attempt"))
@@ -1163,8 +1281,13 @@ def _translated_errors() -> Iterator[None]:
     """Database failures become :class:`StoreUnavailableError` with a next step."""
     try:
         yield
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        text = str(exc.orig)
+    except (
+        sa.exc.OperationalError,
+        sa.exc.ProgrammingError,
+        sa.exc.InterfaceError,
+        sa.exc.PendingRollbackError,
+    ) as exc:
+        text = str(getattr(exc, "orig", None) or exc)
         if "no such table" in text or ("does not exist" in text and "relation" in text):
             raise StoreUnavailableError(
                 "the database has no Rota schema yet (or an old one): run `rota db upgrade`"
@@ -1230,6 +1353,15 @@ def _new_run_row(request: NewRun, now: datetime) -> dict[str, Any]:
         "scheduled_for": request.scheduled_for,
         "waits_for": request.waits_for,
         "parent_id": request.parent_id,
+        "step": request.step,
+        # Claims wait aside while the run waits for another run: only a run ready to start
+        # competes for resources, so a waiting one blocks nobody.
+        "waiting": (
+            {"claims": [c.to_json() for c in request.resources]}
+            if request.waits_for and request.resources
+            else None
+        ),
+        "holds": False,
     }
 
 
@@ -1268,4 +1400,12 @@ def _run_from_row(row: Mapping[Any, Any]) -> Run:
         scheduled_for=row["scheduled_for"],
         waits_for=row["waits_for"],
         parent_id=row["parent_id"],
+        step=row["step"],
+        waiting=_shown_waiting(row["waiting"]),
     )
+
+
+def _shown_waiting(waiting: dict[str, Any] | None) -> dict[str, JsonValue] | None:
+    if not waiting or "claims" in waiting:
+        return None
+    return waiting

@@ -72,6 +72,11 @@ class SqlRetentionOps:
                     counts[name] = conn.execute(
                         sa.delete(table).where(table.c.run_id.in_(run_ids))
                     ).rowcount
+                # Rows that only describe these runs: their steps and the deliveries that
+                # started them (a replay that old is refused by its timestamp anyway).
+                s, d = t.process_steps, t.hook_deliveries
+                conn.execute(sa.delete(s).where(s.c.process_run_id.in_(run_ids)))
+                conn.execute(sa.delete(d).where(d.c.run_id.in_(run_ids)))
                 counts["runs"] = conn.execute(sa.delete(r).where(r.c.id.in_(run_ids))).rowcount
             if occurrence_ids:
                 counts["occurrences"] = conn.execute(

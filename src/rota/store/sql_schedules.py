@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rota.model.errors import ConflictError, InvalidInputError, NotFoundError, RotaError
-from rota.model.jobs import JobDefinition
+from rota.model.jobs import JobDefinition, JobKind
 from rota.model.runs import NewRun, Run, Trigger
 from rota.model.schedules import (
     BusinessCalendar,
@@ -452,6 +452,9 @@ class SqlScheduleOps:
                                     schedule_id=spec.id,
                                     scheduled_for=fire.nominal,
                                     waits_for=decision.waits_for,
+                                    resources=definition.resource_claims(),
+                                    after=definition.after,
+                                    process=definition.kind is JobKind.PROCESS,
                                 )
                             ],
                             now,

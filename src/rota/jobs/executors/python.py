@@ -31,6 +31,7 @@ from rota.jobs.executors.base import (
     Reporter,
     RunControl,
 )
+from rota.jobs.executors.fan_out import FanOut
 from rota.model.errors import JobFailed, LeaseLostError, RunCancelled
 from rota.model.runs import RunError
 
@@ -78,10 +79,15 @@ class PythonExecutor(Executor):
                 attempt.params,
             )
         )
+        fan_out = FanOut(attempt, reporter, control)
         try:
-            return self._serve(conn, cancel, reporter, control)
+            return self._serve(conn, cancel, reporter, control, fan_out)
         except HardStop:
             self._kill()
+            raise
+        except RunCancelled:
+            if fan_out.active:  # the child waits for an answer it will never get
+                self._kill()
             raise
 
     def _serve(
@@ -90,6 +96,7 @@ class PythonExecutor(Executor):
         cancel: Event,
         reporter: Reporter,
         control: RunControl,
+        fan_out: FanOut,
     ) -> Any:
         while True:
             reason = control.stop_reason()
@@ -131,6 +138,10 @@ class PythonExecutor(Executor):
                     raise HardStop("lease lost") from None
             elif kind == "load_state":
                 conn.send(("state", reporter.load_state()))
+            elif kind == "fan_out":
+                conn.send(fan_out.start(message[1]))
+            elif kind == "fan_out_next":
+                conn.send(fan_out.next())
             elif kind == "done":
                 return message[1]
             elif kind == "cancelled":
@@ -249,7 +260,9 @@ def _run_one(
         definition = loaded.definitions[job_id]
         function = loaded.functions[job_id]
         values = definition.params.load(params)
-        ctx = RunContext(channel, job=job_id, run_id=run_id, attempt=attempt, params=values)
+        ctx = RunContext(
+            channel, job=job_id, run_id=run_id, attempt=attempt, params=values, function=function
+        )
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             result = function(ctx, **values)
         out.flush()
