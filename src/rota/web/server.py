@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from rota.hooks.signatures import SignatureError
 from rota.model.errors import (
@@ -32,7 +32,7 @@ HOOK_PREFIX = "/hooks/"
 DRAIN_LIMIT = 8 * MAX_BODY
 
 
-def _discard(stream: BinaryIO, length: int) -> None:
+def _discard(stream: BufferedIOBase, length: int) -> None:
     while length > 0:
         chunk = stream.read(min(length, 65536))
         if not chunk:
