@@ -32,6 +32,8 @@ run: install
 	@echo "In another terminal, from this folder:"
 	@echo "  . $(VENV)/bin/activate"
 	@echo "  rota run rates.import -p date=2026-11-20 --wait"
+	@echo "and, once, to use the HTTP API (http://127.0.0.1:8080/api/docs):"
+	@echo "  rota users create-admin admin    # asks for a password (or ROTA_ADMIN_PASSWORD)"
 	@echo
 	cd examples && exec ../$(BIN)/rota up
 

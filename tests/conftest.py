@@ -119,6 +119,11 @@ def postgres_database(postgres_url: str, postgres_template: str) -> Iterator[str
     _terminate_other_sessions(url)
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(tables))
+        # What the migrations seed, as a freshly migrated database has it.
+        conn.execute(
+            "INSERT INTO tenants (id, name, service_account, created_at) "
+            "VALUES ('default', 'default', '', now())"
+        )
     yield url
     _terminate_other_sessions(url)
 

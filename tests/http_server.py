@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from rota.net.guard import OutgoingPolicy, configured
+
 
 @dataclass
 class Seen:
@@ -149,3 +151,15 @@ def closed_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+LOOPBACK = ["127.0.0.1/32"]
+"""What tests put in ``[outgoing] allow``: the guard refuses loopback addresses, and this
+server listens on one (tests/unit/net proves it is refused without the entry)."""
+
+
+@contextmanager
+def loopback_allowed() -> Iterator[None]:
+    """Requests from this process may reach 127.0.0.1 until the block ends."""
+    with configured(OutgoingPolicy.parse(LOOPBACK)):
+        yield

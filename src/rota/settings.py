@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rota.model.errors import InvalidInputError
 from rota.model.resources import ResourceDefinition
+
+if TYPE_CHECKING:
+    from rota.net.guard import OutgoingPolicy
 
 CONFIG_FILE = "rota.toml"
 LEASE_RULE = "must be longer than heartbeat_seconds (a lease must outlive a missed heartbeat)"
@@ -87,8 +90,45 @@ class Settings(BaseSettings):
         default=Path(".rota/secret.key"),
         description="Key file used when `ROTA_SECRET_KEY` is unset; created owner-only.",
     )
+    outgoing_allow: list[str] = Field(
+        default_factory=list,
+        description="Internal addresses, networks and host names Rota's own HTTP requests may "
+        "reach (`[outgoing] allow`); public addresses need no entry.",
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server of e-mail notifications (`[smtp] host`); unset: none."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (`[smtp] port`).")
+    smtp_sender: str = Field(
+        default="", description="From address of e-mail notifications (`[smtp] sender`)."
+    )
+    smtp_username: str = Field(default="", description="SMTP login (`[smtp] username`).")
+    smtp_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="SMTP password (environment only, never in rota.toml).",
+    )
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="`starttls`, `ssl` (SMTPS) or `none` (`[smtp] security`)."
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds an SMTP conversation may take."
+    )
+    notify_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Deliveries of one notification tried before it is given up (backoff between).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `rota up` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `rota up` listens on.")
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A dashboard login ends after this long without a request."
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A dashboard login ends this long after it began, in use or not.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -98,6 +138,28 @@ class Settings(BaseSettings):
 
         zone(self.timezone, "timezone")
         return self
+
+    @field_validator("outgoing_allow")
+    @classmethod
+    def _check_allow(cls, value: list[str]) -> list[str]:
+        from rota.net.guard import OutgoingPolicy
+
+        OutgoingPolicy.parse(value)
+        return value
+
+    @field_validator("smtp_sender")
+    @classmethod
+    def _check_sender(cls, value: str) -> str:
+        from rota.model.notify import check_address
+
+        return check_address(value, "smtp.sender") if value else value
+
+    @property
+    def outgoing_policy(self) -> OutgoingPolicy:
+        """``[outgoing] allow`` as the guard's policy (see :mod:`rota.net.guard`)."""
+        from rota.net.guard import OutgoingPolicy
+
+        return OutgoingPolicy.parse(self.outgoing_allow)
 
     @property
     def resource_definitions(self) -> list[ResourceDefinition]:
@@ -180,4 +242,26 @@ def _read_config(folder: Path) -> dict[str, Any]:
     for table in ("resources", "limits"):
         if table in document:
             data = {**data, table: document[table]}
-    return data
+    if "smtp_password" in data:
+        raise InvalidInputError(SMTP_PASSWORD, PASSWORD_RULE)
+    outgoing = document.get("outgoing", {})
+    if isinstance(outgoing, dict) and "allow" in outgoing:
+        data = {**data, "outgoing_allow": outgoing["allow"]}
+    return {**data, **_smtp_table(document.get("smtp", {}))}
+
+
+SMTP_PASSWORD = "smtp.password"
+PASSWORD_RULE = "set ROTA_SMTP_PASSWORD in the environment, never in rota.toml"
+SMTP_KEYS = ("host", "port", "sender", "username", "security", "timeout")
+
+
+def _smtp_table(table: object) -> dict[str, Any]:
+    """``[smtp]`` keys as ``smtp_*`` settings; the password is refused (environment only)."""
+    if not isinstance(table, dict):
+        raise InvalidInputError("smtp", "must be a table")
+    if "password" in table:
+        raise InvalidInputError(SMTP_PASSWORD, PASSWORD_RULE)
+    for key in table:
+        if key not in SMTP_KEYS:
+            raise InvalidInputError(f"smtp.{key}", f"unknown key (known: {', '.join(SMTP_KEYS)})")
+    return {f"smtp_{key}": value for key, value in table.items()}

@@ -156,6 +156,10 @@ def test_the_commented_settings_are_the_defaults_and_every_setting_is_there(
         "connections": "[connections]",
         "resources": "[resources]",
         "limits": "[limits.groups]",
+        "outgoing_allow": "[outgoing]",
+        "smtp_password": "ROTA_SMTP_PASSWORD",
+        **{f"smtp_{k}": f"# {k} = " for k in ("host", "port", "sender", "username", "security")},
+        "smtp_timeout": "# timeout = ",
     }
     for name in Settings.model_fields:
         wanted = "ROTA_SECRET_KEY" if name == "secret_key" else names.get(name, name)
@@ -176,6 +180,7 @@ def test_the_commented_settings_are_the_defaults_and_every_setting_is_there(
     config.write_text(uncommented, encoding="utf-8")
     live = set(tomllib.loads(uncommented)["rota"])
     outside = {*examples, "secret_key", "connections", "data_folders", "resources", "limits"}
+    outside |= {"outgoing_allow", *(n for n in Settings.model_fields if n.startswith("smtp_"))}
     assert live == set(Settings.model_fields) - outside
     assert load_settings(rota.project) == Settings(project=rota.project.resolve())
 

@@ -582,7 +582,7 @@ def test_a_signed_webhook_starts_a_run_once_and_a_rotated_secret_replaces_the_ol
     code, answer = post(url, BODY, headers)  # the sender retries the same delivery
     assert (code, answer["run_id"], answer["replay"]) == (200, run_id, True), answer
     code, answer = post(url, BODY, signed("whsec_" + "A" * 43 + "=", BODY))
-    assert (code, answer["error"]) == (401, "signature"), answer
+    assert (code, answer["type"]) == (401, "signature"), answer
 
     rota.wait_for_status(run_id, *TERMINAL)
     run = rota.show(run_id)

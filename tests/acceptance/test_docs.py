@@ -54,7 +54,7 @@ ROTA = Path(sys.executable).with_name("rota")
 
 FIRST_RUN = "rota run rates.import -p date=2026-11-20 --wait"
 FIRST_RUN_EXIT = ExitCode.PARTIAL
-LONG_RUNNING = {"up", "worker", "scheduler"}
+LONG_RUNNING = {"up", "web", "worker", "scheduler"}
 COMMAND_TIMEOUT = 90.0
 FAST_ENGINE = {
     "ROTA_HEARTBEAT_SECONDS": "0.5",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.http_server import Reply, Route, Server, serve
+from tests.http_server import Reply, Route, Server, loopback_allowed, serve
 
 from rota.data import probes
 from rota.data.connections import open_engine
@@ -84,8 +84,11 @@ def checks_of(
 
 
 @pytest.fixture(autouse=True)
-def short_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+def short_probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Short probes, allowed to reach the local test servers (the guard refuses loopback)."""
     monkeypatch.setattr(probes, "PROBE_TIMEOUT", 5.0)
+    with loopback_allowed():
+        yield
 
 
 def settings_for(project: Path, url: str) -> Settings:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tests.integration.conftest import write_project
 
+from rota.api.server import start
 from rota.hooks.signatures import sign_github, sign_standard
 from rota.model.hooks import MAX_BODY
 from rota.model.runs import Trigger
@@ -22,7 +23,6 @@ from rota.services.hooks import create_hook, rotate_hook_secret
 from rota.services.jobs import sync_project
 from rota.settings import Settings
 from rota.store import Store
-from rota.web.server import serve
 
 JOBS = """
 from rota import job
@@ -43,10 +43,9 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def base(store: Store, project: Path, settings: Settings) -> Iterator[str]:
     assert not sync_project(store, project).errors
-    server = serve(store, settings, "127.0.0.1", 0)
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server = start(store, settings, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.port}"
     server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_bad_signatures_are_refused_and_start_nothing(
         "none": {"Content-Type": "application/json"},
     }[case]
     code, answer = post(f"{base}/hooks/{hook_id}", BODY, headers)
-    assert code == 401 and answer["error"] == "signature"
+    assert code == 401 and answer["type"] == "signature"
     assert store.count_runs() == 0
 
 

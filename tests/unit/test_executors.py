@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.http_server import loopback_allowed
 
 from rota.jobs.executors import executor_for
 from rota.jobs.executors.base import Attempt, HardStop, RunControl
@@ -313,7 +314,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        with loopback_allowed():  # the guard refuses loopback unless [outgoing] allows it
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -393,7 +395,7 @@ def test_it_fails_when_the_service_cannot_be_reached(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(JobFailed, match="failed"):
+    with loopback_allowed(), pytest.raises(JobFailed, match="failed"):
         run_http(http_spec(f"http://127.0.0.1:{port}/ok"), tmp_path)
 
 

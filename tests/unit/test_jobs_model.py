@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy, StoredJob
+from rota.model.notify import NotifyEvent, NotifyRule
 from rota.model.params import ParamSchema, ParamSpec, ParamType
 from rota.model.resources import ResourceClaim
 from rota.model.schedules import OverlapPolicy, ScheduleKind, ScheduleSpec
@@ -89,6 +90,14 @@ def full_definition() -> JobDefinition:
                 target="etl.daily-load_v2",
                 statuses=(RunStatus.COMPLETED, RunStatus.PARTIAL),
                 params={"day": "{{ run.params.day }}"},
+            ),
+        ),
+        notify=(
+            NotifyRule(
+                events=(NotifyEvent.FAILED, NotifyEvent.OVERDUE),
+                email=("ops@example.org",),
+                webhook="https://hooks.example.org/rota",
+                secret="rota-hooks",
             ),
         ),
         spec={"entrypoint": "jobs.etl:load", "env": {"A": "1"}, "argv": ["--x", 1]},
@@ -309,6 +318,7 @@ CHANGES: dict[str, Any] = {
     "excludes": ("etl.restore",),
     "after": (),
     "triggers": (),
+    "notify": (NotifyRule(events=(NotifyEvent.FAILED,), email=("ops@example.org",)),),
     "spec": {"entrypoint": "jobs.etl:load", "env": {"A": "2"}, "argv": ["--x", 1]},
     "source": "jobs/other.py",
     "code_hash": "abc124",

@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
+from rota.auth.roles import Principal
 from rota.cli.errors import ExitCode, exit_code_for_error
 from rota.cli.output import errors
 from rota.model.errors import InvalidInputError, RotaError
+from rota.net import guard
 from rota.settings import Settings, load_settings
 from rota.store import Store, open_store
 
@@ -27,6 +29,7 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: Store | None = None
+        guard.configure(settings.outgoing_policy)  # probes of `rota jobs check`, and the rest
 
     @property
     def store(self) -> Store:
@@ -45,6 +48,12 @@ class App:
             return getpass.getuser()
         except (KeyError, OSError):
             return "unknown"
+
+    @property
+    def principal(self) -> Principal:
+        """The CLI holds the database itself, so it may do everything; the audit log names
+        the operating-system user."""
+        return Principal(name=self.actor, kind="system", source="cli")
 
     def close(self) -> None:
         if self._store is not None:
@@ -101,9 +110,35 @@ def cli(ctx: click.Context, project: Path | None, database_url: str | None, verb
 
 def commands() -> click.Group:
     """The ``rota`` group with every command registered (also for in-process callers)."""
-    from rota.cli import db, flow, init, jobs, runs, schedules, secrets, serve, workers
+    from rota.cli import (
+        access,
+        db,
+        flow,
+        init,
+        jobs,
+        notifications,
+        runs,
+        schedules,
+        secrets,
+        serve,
+        web,
+        workers,
+    )
 
-    for module in (db, flow, init, jobs, runs, schedules, secrets, serve, workers):
+    for module in (
+        access,
+        db,
+        flow,
+        init,
+        jobs,
+        notifications,
+        runs,
+        schedules,
+        secrets,
+        serve,
+        web,
+        workers,
+    ):
         module.register(cli)
     return cli
 

@@ -21,7 +21,6 @@ from rota.engine.scheduler import Scheduler
 from rota.engine.worker import Worker
 from rota.secrets.box import self_test
 from rota.services.jobs import sync_project
-from rota.web.server import serve
 
 
 def _prepare(app: App) -> None:
@@ -138,20 +137,29 @@ def worker(app: App, concurrency: int | None) -> None:
 @pass_app
 @handle_errors
 def up(app: App, host: str | None, port: int | None, concurrency: int | None) -> None:
-    """Everything in one process: migrate, load the project, serve /healthz and webhooks, run
-    a worker and the scheduler."""
+    """Everything in one process: migrate, load the project, serve the API (with /healthz and
+    webhooks), run a worker and the scheduler."""
+    from rota.api.server import start as start_api  # FastAPI loads only for servers
+
     _prepare(app)
     host = host or app.settings.host
     port = app.settings.port if port is None else port
     try:
-        server = serve(app.store, app.settings, host, port)
+        server = start_api(app.store, app.settings, host, port)
     except OSError as exc:
-        errors.print(f"[red]error:[/] cannot listen on {host}:{port}: {exc.strerror}")
+        errors.print(f"[red]error:[/] cannot listen on {host}:{port}: {exc.strerror or exc}")
         raise SystemExit(2) from None
     w = Worker(app.store, app.settings, concurrency=concurrency)
     s = Scheduler(app.store, app.settings)
     console.print(f"database:  {app.store.url}", highlight=False)
-    base = f"http://{host}:{server.server_address[1]}"
+    base = f"http://{_url_host(host)}:{server.port}"
+    console.print(f"api:       {base}/api/v1 (docs: {base}/api/docs)", highlight=False)
+    if not app.store.has_admin():
+        console.print(
+            "           nothing but /healthz answers until the first administrator exists:\n"
+            "           ROTA_ADMIN_PASSWORD=... rota users create-admin NAME",
+            highlight=False,
+        )
     console.print(f"health:    {base}/healthz", highlight=False)
     console.print(f"webhooks:  {base}/hooks/ID (rota hooks list)", highlight=False)
     console.print(f"worker:    {w.id} (concurrency {w.concurrency})", highlight=False)
@@ -167,7 +175,10 @@ def up(app: App, host: str | None, port: int | None, concurrency: int | None) ->
         _run_worker(w, s)
     finally:
         server.shutdown()
-        server.server_close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def register(cli: click.Group) -> None:

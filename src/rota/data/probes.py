@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx2
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -33,6 +32,7 @@ from rota.data.sources.http_source import USER_AGENT, HttpFailure, safe_url, sen
 from rota.data.spec import HTTP_TARGET, TRANSFER
 from rota.data.targets.sql_table import Action, SqlTarget
 from rota.model.errors import InvalidInputError
+from rota.net.guard import guarded_client
 from rota.secrets.scope import CURRENT
 from rota.settings import Settings
 
@@ -362,7 +362,7 @@ def probe_http(
         headers.setdefault("Accept", accept)
     timeout = min(float(config.get("timeout", PROBE_TIMEOUT)), PROBE_TIMEOUT)
     asked: list[str] = []
-    with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
+    with guarded_client(timeout=timeout) as client:
         client.headers.update({"User-Agent": USER_AGENT, **headers})
         for method in methods:
             request = client.build_request(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rota.engine.notifier import Notifier
 from rota.engine.parts import StoreParts
 from rota.engine.reporter import StoreReporter, mask_json
 from rota.jobs.checks import check_definition
@@ -39,6 +40,7 @@ from rota.model.errors import JobFailed, LeaseLostError, NotFoundError, RotaErro
 from rota.model.jobs import JobDefinition, JobKind
 from rota.model.runs import Claim, LeaseState, Outcome, RunError, Trigger
 from rota.model.status import RunStatus
+from rota.net import guard
 from rota.secrets.box import SecretBox, SecretKeyError, open_box
 from rota.secrets.scope import SecretScope, using
 from rota.settings import Settings
@@ -103,6 +105,9 @@ class Worker:
         self._backoff = 0.0
         self.failure: str | None = None
         """Why the worker gave up (the database unreachable too long); None after a clean stop."""
+        # Outgoing HTTP of this process (http and data jobs, webhooks) obeys [outgoing] allow.
+        guard.configure(settings.outgoing_policy)
+        self.notifier = Notifier(store, settings, box=self._secret_box, clock=self._clock)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -129,6 +134,12 @@ class Worker:
         helpers = [
             threading.Thread(target=self._listen, name="rota-listen", daemon=True),
             threading.Thread(target=self._control, name="rota-control", daemon=True),
+            threading.Thread(  # its own thread: a slow SMTP server never delays claiming
+                target=self.notifier.run_until,
+                args=(self._stopped,),
+                name="rota-notify",
+                daemon=True,
+            ),
         ]
         for thread in slots + helpers:
             thread.start()

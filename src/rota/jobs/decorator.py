@@ -18,6 +18,7 @@ from rota.jobs.flow import event_triggers
 from rota.jobs.scheduling import overlap_option, schedules_option
 from rota.model.errors import InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
+from rota.model.notify import NotifyRule, parse_rules
 from rota.model.params import ParamSchema, ParamSpec, ParamType, declare_param
 from rota.model.resources import ResourceClaim
 from rota.model.resources import parse_claims as resource_claims
@@ -73,6 +74,7 @@ def job(
     excludes: Sequence[str] = (),
     after: Sequence[str] = (),
     triggers: Sequence[Mapping[str, Any]] = (),
+    notify: Sequence[Mapping[str, Any] | NotifyRule] = (),
 ) -> Callable[[F], F]:
     """Mark ``fn`` as a Rota job. The function is returned unchanged (callable in tests)."""
 
@@ -104,6 +106,7 @@ def job(
             excludes=tuple(excludes),
             after=tuple(after),
             triggers=event_triggers(list(triggers), id),
+            notify=parse_rules(list(notify)),
             spec={"function": f"{fn.__module__}.{fn.__qualname__}"},
         )
         setattr(fn, ATTRIBUTE, PythonJob(definition, fn))

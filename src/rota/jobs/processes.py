@@ -22,6 +22,7 @@ from rota.jobs.decorator import ATTRIBUTE, PythonJob
 from rota.jobs.flow import event_triggers
 from rota.jobs.scheduling import schedules_option
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind
+from rota.model.notify import NotifyRule, parse_rules
 from rota.model.params import ParamSchema, declare_param
 from rota.model.resources import ResourceClaim
 from rota.model.resources import parse_claims as resource_claims
@@ -59,6 +60,8 @@ def process(
     schedules: Sequence[ScheduleSpec] | None = None,
     resources: Sequence[str | ResourceClaim] = (),
     triggers: Sequence[Mapping[str, Any]] = (),
+    notify: Sequence[Mapping[str, Any] | NotifyRule] = (),
+    expected_runtime: float | None = None,
 ) -> DeclaredProcess:
     schema = ParamSchema(
         tuple(
@@ -83,6 +86,8 @@ def process(
         schedules=schedules_option(schedule, schedules),
         resources=resource_claims(list(resources)),
         triggers=event_triggers(list(triggers), id),
+        notify=parse_rules(list(notify)),
+        expected_runtime=expected_runtime,
         spec={"steps": spec.to_json()},
     )
     caller = sys._getframe(1).f_globals.get("__name__", "")

@@ -19,6 +19,7 @@ from rota.jobs.flow import event_triggers
 from rota.jobs.scheduling import overlap_option, schedule_from_mapping
 from rota.model.errors import DefinitionError, InvalidInputError
 from rota.model.jobs import DEFAULT_TENANT, JobDefinition, JobKind, RetryPolicy
+from rota.model.notify import parse_rules
 from rota.model.params import ParamSchema, declare_param
 from rota.model.resources import parse_claims as resource_claims
 from rota.processes.spec import parse_steps
@@ -97,6 +98,7 @@ class JobModel(_Strict):
     excludes: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list)
     triggers: list[Any] | None = None
+    notify: list[Any] | dict[str, Any] | None = None
     # process
     steps: dict[str, Any] | None = None
     # shell
@@ -145,34 +147,38 @@ def parse_definitions(text: str, source: str) -> list[JobDefinition]:
     except Exception as exc:  # yaml.YAMLError and its many subclasses
         raise DefinitionError(source, "yaml", str(exc).replace("\n", " ")) from None
     items = data if isinstance(data, list) else [data]
-    out = []
-    for index, item in enumerate(items):
-        where = f"[{index}]." if isinstance(data, list) else ""
-        if not isinstance(item, dict):
-            raise DefinitionError(
-                source, where.rstrip(".") or "document", "must be a mapping of job fields"
-            )
-        if item.get("kind") not in YAML_KINDS and "kind" in item:
-            raise DefinitionError(
-                source,
-                f"{where}kind",
-                f"{item['kind']!r} is not a YAML job kind ({', '.join(YAML_KINDS)})",
-            )
-        try:
-            model = JobModel.model_validate(item)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = where + ".".join(str(p) for p in first["loc"])
-            raise DefinitionError(source, field, first["msg"]) from None
-        try:
-            out.append(_definition(model, source))
-        except DefinitionError:
-            raise
-        except (InvalidInputError, ValueError) as exc:
-            field = getattr(exc, "field", "definition")
-            reason = getattr(exc, "reason", str(exc))
-            raise DefinitionError(source, where + field, reason) from None
-    return out
+    return [
+        parse_definition(item, source, f"[{index}]." if isinstance(data, list) else "")
+        for index, item in enumerate(items)
+    ]
+
+
+def parse_definition(item: object, source: str, where: str = "") -> JobDefinition:
+    """One job from its mapping (a YAML document, or an API request's body)."""
+    if not isinstance(item, dict):
+        raise DefinitionError(
+            source, where.rstrip(".") or "document", "must be a mapping of job fields"
+        )
+    if item.get("kind") not in YAML_KINDS and "kind" in item:
+        raise DefinitionError(
+            source,
+            f"{where}kind",
+            f"{item['kind']!r} is not a YAML job kind ({', '.join(YAML_KINDS)})",
+        )
+    try:
+        model = JobModel.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = where + ".".join(str(p) for p in first["loc"])
+        raise DefinitionError(source, field, first["msg"]) from None
+    try:
+        return _definition(model, source)
+    except DefinitionError:
+        raise
+    except (InvalidInputError, ValueError) as exc:
+        field = getattr(exc, "field", "definition")
+        reason = getattr(exc, "reason", str(exc))
+        raise DefinitionError(source, where + field, reason) from None
 
 
 def _definition(model: JobModel, source: str) -> JobDefinition:
@@ -276,6 +282,7 @@ def _definition(model: JobModel, source: str) -> JobDefinition:
         excludes=tuple(model.excludes),
         after=tuple(model.after),
         triggers=event_triggers(model.triggers, model.id),
+        notify=parse_rules(model.notify),
         spec=spec,
         source=source,
     )

@@ -52,6 +52,11 @@ class PermissionDenied(RotaError, PermissionError):
     """The actor may not perform this operation."""
 
 
+class AuthenticationError(RotaError):
+    """Credentials missing, wrong, expired or revoked. The message never says which, so a
+    caller cannot probe for user names or live tokens."""
+
+
 class LeaseLostError(RotaError):
     """A worker tried to write for a run whose lease it no longer holds (fencing)."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from rota.model.errors import InvalidInputError
 from rota.model.ids import JOB_ID_PATTERN
+from rota.model.notify import NotifyRule, rules_from_json
 from rota.model.params import JsonValue, ParamSchema, ParamSpec, ParamType
 from rota.model.resources import ResourceClaim, check_resource_name
 from rota.model.schedules import OverlapPolicy, ScheduleSpec
@@ -112,6 +113,8 @@ class JobDefinition:
     """Jobs whose unfinished run a new run of this job waits for (``pending``)."""
     triggers: tuple[EventTrigger, ...] = ()
     """Event triggers that start this job."""
+    notify: tuple[NotifyRule, ...] = ()
+    """Who hears of this job's runs ending, running late or schedule times missed."""
     spec: dict[str, JsonValue] = field(default_factory=dict)
     source: str = ""
     code_hash: str = ""
@@ -211,6 +214,8 @@ class JobDefinition:
             body["after"] = list(self.after)
         if self.triggers:
             body["triggers"] = [trigger.to_json() for trigger in self.triggers]
+        if self.notify:
+            body["notify"] = [rule.to_json() for rule in self.notify]
         return body
 
     @property
@@ -248,6 +253,7 @@ class JobDefinition:
             excludes=tuple(data.get("excludes", ())),
             after=tuple(data.get("after", ())),
             triggers=tuple(EventTrigger.from_json(x) for x in data.get("triggers", ())),
+            notify=rules_from_json(data.get("notify")),
             spec=dict(data.get("spec", {})),
             source=data.get("source", ""),
             code_hash=data.get("code_hash", ""),
@@ -279,6 +285,9 @@ class StoredJob:
     synced_at: datetime
     removed: bool = False
     """The definition is no longer in the project; kept so its runs stay readable."""
+    origin: str = "project"
+    """``project`` (files under jobs/, changed by editing them) or ``api`` (defined through
+    the API or dashboard, changed there)."""
 
     @property
     def id(self) -> str:

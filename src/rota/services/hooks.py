@@ -8,6 +8,7 @@ import secrets as random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from rota.auth.roles import SYSTEM, Action, Principal, authorize
 from rota.hooks.signatures import SignatureError, generate_secret, verify
 from rota.model.errors import InvalidInputError, NotFoundError
 from rota.model.hooks import MAX_BODY, Hook, check_hook_id
@@ -15,6 +16,8 @@ from rota.model.params import JsonValue
 from rota.model.runs import Run, Trigger
 from rota.processes.expressions import ExpressionError, references, render
 from rota.secrets.box import SecretBox, SecretKeyError, open_box, self_test
+from rota.services import audit
+from rota.services.access import service_account_of
 from rota.services.runs import new_run_request
 from rota.settings import Settings
 from rota.store.base import Store
@@ -32,9 +35,13 @@ def create_hook(
     description: str = "",
     actor: str | None = None,
     now: datetime | None = None,
+    principal: Principal = SYSTEM,
 ) -> tuple[Hook, str]:
-    """A new hook for ``job_id`` and its secret, in clear text this one time only."""
+    """A new hook for ``job_id`` and its secret, in clear text this one time only. Anyone
+    who knows the secret can start the job, so it takes an editor of the job's tenant."""
     stored = store.get_job(job_id)
+    authorize(principal, Action.EDIT, stored.definition.tenant, "job", job_id)
+    actor = principal.name if not principal.local else actor
     hook_id = check_hook_id(hook_id or f"{job_id.replace('.', '-')}-{random.token_hex(4)}")
     mapped = dict(params or {})
     for name, template in mapped.items():
@@ -63,7 +70,18 @@ def create_hook(
         created_by=actor,
         rotated_at=None,
     )
-    return store.create_hook(hook), secret
+    created = store.create_hook(hook)
+    audit.record(
+        store,
+        principal,
+        "hook.create",
+        "hook",
+        hook_id,
+        tenant=hook.tenant,
+        actor=actor,
+        detail={"job": job_id, "params": mapped},
+    )
+    return created, secret
 
 
 def rotate_hook_secret(
@@ -73,16 +91,40 @@ def rotate_hook_secret(
     *,
     keep_previous_hours: float = 24.0,
     now: datetime | None = None,
+    principal: Principal = SYSTEM,
 ) -> tuple[Hook, str]:
     """A new secret; the old one stays valid ``keep_previous_hours`` (0: refused at once)."""
     if not 0 <= keep_previous_hours <= 24 * 30:
         raise InvalidInputError("keep_previous_hours", "must be between 0 and 720")
     now = now or store.now()
-    store.get_hook(hook_id)
+    old = get_hook(store, hook_id, principal=principal, action=Action.EDIT)
     secret = generate_secret()
     until = now + timedelta(hours=keep_previous_hours) if keep_previous_hours else None
     hook = store.rotate_hook_secret(hook_id, _box(store, settings).encrypt(secret), until, now)
+    audit.record(
+        store,
+        principal,
+        "hook.rotate",
+        "hook",
+        hook_id,
+        tenant=old.tenant,
+        detail={"keep_previous_hours": keep_previous_hours},
+    )
     return hook, secret
+
+
+def get_hook(
+    store: Store, hook_id: str, *, principal: Principal = SYSTEM, action: Action = Action.READ
+) -> Hook:
+    hook = store.get_hook(hook_id)
+    authorize(principal, action, hook.tenant, "hook", hook_id)
+    return hook
+
+
+def delete_hook(store: Store, hook_id: str, *, principal: Principal = SYSTEM) -> None:
+    hook = get_hook(store, hook_id, principal=principal, action=Action.EDIT)
+    store.delete_hook(hook_id)
+    audit.record(store, principal, "hook.delete", "hook", hook_id, tenant=hook.tenant)
 
 
 def receive(
@@ -134,14 +176,14 @@ def receive(
         params,
         trigger=Trigger.WEBHOOK,
         actor=f"hook {hook.id}",
-        run_as=settings.service_account,
+        run_as=service_account_of(store, hook.tenant, settings.service_account),
         now=now,
     )
     return store.deliver_hook(hook.id, verified.delivery_id, request, now)
 
 
-def list_hooks(store: Store) -> list[Hook]:
-    return store.list_hooks()
+def list_hooks(store: Store, *, principal: Principal = SYSTEM) -> list[Hook]:
+    return [h for h in store.list_hooks() if principal.can_see(h.tenant)]
 
 
 def _box(store: Store, settings: Settings) -> SecretBox:

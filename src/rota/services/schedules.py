@@ -3,10 +3,11 @@ occurrences, and job groups."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from rota.model.errors import InvalidInputError
+from rota.auth.roles import SYSTEM, Action, Principal, authorize
+from rota.model.errors import InvalidInputError, NotFoundError
 from rota.model.runs import utcnow
 from rota.model.schedules import (
     Occurrence,
@@ -17,6 +18,7 @@ from rota.model.schedules import (
 )
 from rota.schedules import compile_schedule
 from rota.schedules.zones import zone
+from rota.services import audit
 from rota.store.base import Group, OccurrenceFilter, Store
 
 MAX_PREVIEW = 1000
@@ -75,16 +77,33 @@ def preview(
     )
 
 
-def list_schedules(store: Store, *, job: str | None = None) -> list[Schedule]:
-    return store.list_schedules(job=job)
+def _job_tenant(store: Store, job_id: str) -> str:
+    return store.get_job(job_id).definition.tenant
 
 
-def get_schedule(store: Store, schedule_id: str) -> Schedule:
-    return store.get_schedule(schedule_id)
+def _schedule(store: Store, schedule_id: str, principal: Principal, action: Action) -> Schedule:
+    schedule = store.get_schedule(schedule_id)
+    authorize(principal, action, schedule.tenant, "schedule", schedule_id)
+    return schedule
+
+
+def list_schedules(
+    store: Store, *, job: str | None = None, principal: Principal = SYSTEM
+) -> list[Schedule]:
+    return [s for s in store.list_schedules(job=job) if principal.can_see(s.tenant)]
+
+
+def get_schedule(store: Store, schedule_id: str, *, principal: Principal = SYSTEM) -> Schedule:
+    return _schedule(store, schedule_id, principal, Action.READ)
 
 
 def put_schedule(
-    store: Store, job_id: str, spec: ScheduleSpec, *, now: datetime | None = None
+    store: Store,
+    job_id: str,
+    spec: ScheduleSpec,
+    *,
+    now: datetime | None = None,
+    principal: Principal = SYSTEM,
 ) -> Schedule:
     """Add or change a schedule outside the job's definition (the API and dashboard use this).
 
@@ -93,29 +112,78 @@ def put_schedule(
     if not spec.id:
         raise InvalidInputError("id", "a schedule added through the API needs an id")
     job = store.get_job(job_id).definition
+    authorize(principal, Action.EDIT, job.tenant, "job", job_id)
     compile_schedule(spec, now=now)
     job.params.validate(spec.params, now=now)  # errors name params.<name>
     known = {c.id for c in store.list_calendars()}
     for name in spec.exclude:
         if name not in known:
             raise InvalidInputError("exclude", f"no business calendar {name!r}")
-    return store.put_schedule(job_id, spec, now)
+    schedule = store.put_schedule(job_id, spec, now)
+    audit.record(
+        store,
+        principal,
+        "schedule.put",
+        "schedule",
+        schedule.id,
+        tenant=job.tenant,
+        detail={"job": job_id, "spec": spec.to_json()},
+    )
+    return schedule
 
 
-def delete_schedule(store: Store, schedule_id: str) -> None:
+def delete_schedule(store: Store, schedule_id: str, *, principal: Principal = SYSTEM) -> None:
+    schedule = _schedule(store, schedule_id, principal, Action.EDIT)
     store.delete_schedule(schedule_id, store.now())
+    audit.record(
+        store, principal, "schedule.delete", "schedule", schedule_id, tenant=schedule.tenant
+    )
 
 
 def pause(
-    store: Store, schedule_id: str, *, note: str | None = None, actor: str | None = None
+    store: Store,
+    schedule_id: str,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    principal: Principal = SYSTEM,
 ) -> Schedule:
-    return store.pause_schedule(schedule_id, True, note, actor, store.now())
+    return _pause(store, schedule_id, True, note, actor, principal)
 
 
 def resume(
-    store: Store, schedule_id: str, *, note: str | None = None, actor: str | None = None
+    store: Store,
+    schedule_id: str,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    principal: Principal = SYSTEM,
 ) -> Schedule:
-    return store.pause_schedule(schedule_id, False, note, actor, store.now())
+    return _pause(store, schedule_id, False, note, actor, principal)
+
+
+def _pause(
+    store: Store,
+    schedule_id: str,
+    paused: bool,
+    note: str | None,
+    actor: str | None,
+    principal: Principal,
+) -> Schedule:
+    schedule = _schedule(store, schedule_id, principal, Action.EDIT)
+    actor = principal.name if not principal.local else actor
+    changed = store.pause_schedule(schedule_id, paused, note, actor, store.now())
+    audit.record(
+        store,
+        principal,
+        "schedule.pause" if paused else "schedule.resume",
+        "schedule",
+        schedule_id,
+        tenant=schedule.tenant,
+        actor=actor,
+        detail={"note": note},
+    )
+    return changed
 
 
 def list_occurrences(
@@ -125,6 +193,7 @@ def list_occurrences(
     job: str | None = None,
     outcome: str | None = None,
     limit: int = 50,
+    principal: Principal = SYSTEM,
 ) -> list[Occurrence]:
     try:
         wanted = OccurrenceOutcome(outcome) if outcome else None
@@ -134,24 +203,65 @@ def list_occurrences(
     if not 1 <= limit <= 10_000:
         raise InvalidInputError("limit", "must be between 1 and 10000")
     if schedule_id is not None:
-        store.get_schedule(schedule_id)  # unknown id: a clear not-found, not an empty list
-    return store.list_occurrences(
+        # An unknown id: a clear not-found, not an empty list.
+        _schedule(store, schedule_id, principal, Action.READ)
+    if job is not None and not principal.sees_every_tenant:
+        try:
+            authorize(principal, Action.READ, _job_tenant(store, job), "job", job)
+        except NotFoundError:
+            return []  # as for a job that never ran: no occurrences
+    found = store.list_occurrences(
         OccurrenceFilter(schedule_id=schedule_id, job=job, outcome=wanted, limit=limit)
     )
+    if principal.sees_every_tenant:
+        return found
+    tenants = {s.id: s.tenant for s in store.list_schedules()}
+    return [o for o in found if principal.can_see(tenants.get(o.schedule_id, ""))]
 
 
-def list_groups(store: Store) -> list[Group]:
-    return store.list_groups()
+def list_groups(store: Store, *, principal: Principal = SYSTEM) -> list[Group]:
+    """Groups with the jobs the principal sees (a group spans tenants when its jobs do)."""
+    if principal.sees_every_tenant:
+        return store.list_groups()
+    visible = {j.id for j in store.list_jobs() if principal.can_see(j.definition.tenant)}
+    return [
+        replace(g, jobs=tuple(j for j in g.jobs if j in visible))
+        for g in store.list_groups()
+        if visible.intersection(g.jobs)
+    ]
 
 
 def set_group_enabled(
-    store: Store, name: str, enabled: bool, *, note: str | None = None, actor: str | None = None
+    store: Store,
+    name: str,
+    enabled: bool,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    principal: Principal = SYSTEM,
 ) -> Group:
+    """Disabling a group stops every member's schedules, so it takes an editor of every
+    tenant the group's jobs are in."""
     if not name or len(name) > 128:
         raise InvalidInputError("group", "must be 1 to 128 characters")
-    known = {g.name for g in store.list_groups()}
-    if name not in known:
+    groups = {g.name: g for g in list_groups(store, principal=principal)}
+    if name not in groups:
         # A typo must not look like a frozen group.
-        listed = ", ".join(sorted(known)) or "none"
+        listed = ", ".join(sorted(groups)) or "none"
         raise InvalidInputError("group", f"no job is in group {name!r} (groups: {listed})")
-    return store.set_group_enabled(name, enabled, note, actor, store.now())
+    members = set(next(g.jobs for g in store.list_groups() if g.name == name))
+    tenants = {j.definition.tenant for j in store.list_jobs() if j.id in members}
+    for tenant in sorted(tenants):
+        authorize(principal, Action.EDIT, tenant, "group", name)
+    actor = principal.name if not principal.local else actor
+    group = store.set_group_enabled(name, enabled, note, actor, store.now())
+    audit.record(
+        store,
+        principal,
+        "group.enable" if enabled else "group.disable",
+        "group",
+        name,
+        actor=actor,
+        detail={"note": note},
+    )
+    return group

@@ -13,12 +13,24 @@ Every implementation must pass ``tests/contract``. Guarantees every implementati
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from rota.model.access import (
+    AuditEntry,
+    AuditFilter,
+    LoginSession,
+    NewAuditEntry,
+    StoredCredentials,
+    Tenant,
+    TokenInfo,
+    User,
+)
 from rota.model.hooks import Hook
 from rota.model.jobs import JobDefinition, StoredJob
+from rota.model.metrics import MetricsSnapshot
+from rota.model.notify import Notification, NotificationStatus
 from rota.model.params import JsonValue
 from rota.model.resources import ResourceDefinition, ResourceState
 from rota.model.runs import (
@@ -60,6 +72,11 @@ class RunFilter:
     job: str | None = None
     status: RunStatus | None = None
     tenant: str | None = None
+    tenants: frozenset[str] | None = None
+    """Only runs of these tenants (what the asking principal may see); None: every tenant."""
+    trigger: str | None = None
+    since: datetime | None = None
+    """Only runs created at or after this instant."""
     limit: int = 50
     before_id: int | None = None
     """Keyset paging: runs with an id below this one (newest first)."""
@@ -159,12 +176,22 @@ class Store(ABC):
 
     @abstractmethod
     def sync_jobs(
-        self, definitions: Sequence[JobDefinition], now: datetime, *, remove_missing: bool = False
+        self,
+        definitions: Sequence[JobDefinition],
+        now: datetime,
+        *,
+        remove_missing: bool = False,
+        origin: str = "project",
     ) -> list[SyncResult]:
         """Upsert definitions; a changed fingerprint gets version + 1 and a ``job_versions`` row.
 
-        With ``remove_missing``, jobs not given are marked removed (their runs stay readable).
+        With ``remove_missing``, jobs of this ``origin`` not given are marked removed (their
+        runs stay readable). A job of another origin with the same id: ConflictError.
         """
+
+    @abstractmethod
+    def remove_job(self, job_id: str, now: datetime) -> None:
+        """Mark one job removed (its schedules and triggers with it; its runs stay)."""
 
     @abstractmethod
     def get_job(self, job_id: str, version: int | None = None) -> StoredJob:
@@ -488,3 +515,136 @@ class Store(ABC):
     @abstractmethod
     def wait_for_schedule_change(self, timeout: float) -> bool:
         """Block until schedules may have changed (added, resumed, synced) or ``timeout``."""
+
+    # -- access: users, grants, tokens, sessions, tenants, audit ---------------------------
+
+    @abstractmethod
+    def create_user(
+        self,
+        name: str,
+        password_hash: str | None,
+        now: datetime,
+        *,
+        grants: Mapping[str, Iterable[str]] | None = None,
+        service: bool = False,
+    ) -> User:
+        """ConflictError when the name is taken."""
+
+    @abstractmethod
+    def get_user(self, name: str) -> User: ...
+
+    @abstractmethod
+    def list_users(self) -> list[User]: ...
+
+    @abstractmethod
+    def get_credentials(self, name: str) -> StoredCredentials | None: ...
+
+    @abstractmethod
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        """Also ends every login session of the user."""
+
+    @abstractmethod
+    def set_user_disabled(self, name: str, disabled: bool) -> None: ...
+
+    @abstractmethod
+    def set_grants(self, name: str, tenant: str, roles: Iterable[str]) -> None:
+        """Replace the user's roles in one tenant (``*``: every tenant)."""
+
+    @abstractmethod
+    def has_admin(self) -> bool: ...
+
+    @abstractmethod
+    def create_token(self, token: TokenInfo, digest: str) -> None: ...
+
+    @abstractmethod
+    def get_token(self, token_id: str) -> tuple[TokenInfo, str]: ...
+
+    @abstractmethod
+    def list_tokens(self, user: str | None = None) -> list[TokenInfo]: ...
+
+    @abstractmethod
+    def revoke_token(self, token_id: str, now: datetime) -> TokenInfo: ...
+
+    @abstractmethod
+    def touch_token(self, token_id: str, now: datetime) -> None: ...
+
+    @abstractmethod
+    def create_session(self, session: LoginSession) -> None: ...
+
+    @abstractmethod
+    def get_session(self, id_hash: str) -> LoginSession | None: ...
+
+    @abstractmethod
+    def touch_session(self, id_hash: str, now: datetime) -> None: ...
+
+    @abstractmethod
+    def delete_session(self, id_hash: str) -> None: ...
+
+    @abstractmethod
+    def prune_sessions(self, idle_before: datetime, created_before: datetime) -> int: ...
+
+    @abstractmethod
+    def list_tenants(self) -> list[Tenant]: ...
+
+    @abstractmethod
+    def get_tenant(self, tenant_id: str) -> Tenant: ...
+
+    @abstractmethod
+    def create_tenant(self, tenant: Tenant) -> Tenant: ...
+
+    @abstractmethod
+    def ensure_tenants(self, tenant_ids: Iterable[str], now: datetime) -> None:
+        """Create the tenants not yet known; their engine-started runs act as the configured
+        ``service_account`` (an empty ``Tenant.service_account``)."""
+
+    @abstractmethod
+    def append_audit(self, entries: Iterable[NewAuditEntry], now: datetime) -> None:
+        """Append-only: there is no way to change or delete an entry through the store."""
+
+    @abstractmethod
+    def list_audit(self, audit_filter: AuditFilter) -> list[AuditEntry]:
+        """Newest first."""
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def metrics_snapshot(self, now: datetime, *, lease_seconds: float = 30.0) -> MetricsSnapshot:
+        """What ``/metrics`` reports, aggregated by the database at ``now``: runs by job and
+        status, durations, queue depth and age, schedule lateness, workers. Computed from the
+        rows (never from one process's counters), so every process answers for all workers on
+        all machines; the counts cover the runs still kept (ended runs are pruned after
+        ``retention_days``). A worker silent for more than ``lease_seconds`` is ``dead``."""
+
+    # -- notifications ---------------------------------------------------------------------
+
+    @abstractmethod
+    def enqueue_overdue_notifications(self, now: datetime) -> int:
+        """Write the ``overdue`` notifications of running runs past their job's
+        ``expected_runtime`` (once per run and recipient); answers how many were new."""
+
+    @abstractmethod
+    def claim_notifications(
+        self, limit: int, lease_seconds: float, now: datetime
+    ) -> list[Notification]:
+        """Up to ``limit`` due notifications, each with its attempt counted and held for
+        ``lease_seconds`` (due again after that unless its outcome is recorded)."""
+
+    @abstractmethod
+    def record_notification_attempt(
+        self,
+        notification_id: int,
+        attempt: int,
+        now: datetime,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Delivered (no ``error``), to be tried again at ``retry_at``, or given up (an
+        ``error`` without ``retry_at``). False when ``attempt`` is no longer the latest (the
+        claim lapsed and another sender took it)."""
+
+    @abstractmethod
+    def list_notifications(
+        self, status: NotificationStatus | None = None, limit: int = 100
+    ) -> list[Notification]:
+        """Newest first."""

@@ -59,6 +59,7 @@ jobs = sa.Table(
     sa.Column("definition", Json, nullable=False),
     sa.Column("synced_at", UtcDateTime, nullable=False),
     sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("origin", sa.String(16), nullable=False, server_default="project"),
 )
 
 job_versions = sa.Table(
@@ -367,4 +368,113 @@ hook_deliveries = sa.Table(
     sa.Column("delivery_id", sa.String(256), primary_key=True),
     sa.Column("run_id", RunId),
     sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+# -- access (0008) -------------------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("service", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+role_grants = sa.Table(
+    "role_grants",
+    metadata,
+    sa.Column(
+        "user_name",
+        sa.String(64),
+        sa.ForeignKey("users.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(64), primary_key=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column(
+        "user_name", sa.String(64), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("roles", Json),
+    sa.Column("tenants", Json),
+    sa.Column("note", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.Column("last_used_at", UtcDateTime),
+)
+
+login_sessions = sa.Table(
+    "login_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_name", sa.String(64), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(64)),
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("service_account", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(64)),
+    sa.Column("source", sa.String(64)),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", Json, nullable=False),
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_actor", "actor"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # The outbox: one row per (event of a run or schedule occurrence, recipient), written in
+    # the transaction that records the event; the unique key makes it once per recipient
+    # whoever records the event and however often.
+    sa.Column("id", RunId, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("subject", sa.String(250), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("secret", sa.String(128)),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # Due again at this time: after a backoff, or when a sender's claim lapses.
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_notifications_run_id", "run_id"),
 )

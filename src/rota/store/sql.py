@@ -52,7 +52,10 @@ from rota.model.status import RunStatus, check_transition
 from rota.model.workers import WorkerInfo, worker_state
 from rota.store import schema as t
 from rota.store.base import ReapResult, RunFilter, Store, SyncResult
+from rota.store.sql_access import SqlAccessOps
 from rota.store.sql_hooks import SqlHookOps
+from rota.store.sql_metrics import SqlMetricsOps
+from rota.store.sql_notifications import SqlNotificationOps
 from rota.store.sql_processes import SqlProcessOps
 from rota.store.sql_resources import SqlResourceOps
 from rota.store.sql_retention import SqlRetentionOps
@@ -66,7 +69,16 @@ _WAKE_AFTER_COMMIT = "rota_wake_after_commit"
 
 
 class SqlStore(
-    SqlHookOps, SqlProcessOps, SqlResourceOps, SqlRetentionOps, SqlScheduleOps, SqlSecretOps, Store
+    SqlAccessOps,
+    SqlHookOps,
+    SqlMetricsOps,
+    SqlNotificationOps,
+    SqlProcessOps,
+    SqlResourceOps,
+    SqlRetentionOps,
+    SqlScheduleOps,
+    SqlSecretOps,
+    Store,
 ):
     """Core queries shared by the SQLite and PostgreSQL stores."""
 
@@ -132,21 +144,40 @@ class SqlStore(
     # -- jobs --------------------------------------------------------------------------------
 
     def sync_jobs(
-        self, definitions: Sequence[JobDefinition], now: datetime, *, remove_missing: bool = False
+        self,
+        definitions: Sequence[JobDefinition],
+        now: datetime,
+        *,
+        remove_missing: bool = False,
+        origin: str = "project",
     ) -> list[SyncResult]:
         for _ in range(3):
             try:
-                return self._sync_jobs(definitions, now, remove_missing)
+                return self._sync_jobs(definitions, now, remove_missing, origin)
             except sa.exc.IntegrityError:
                 continue  # another process synced the same jobs at the same moment: re-read
-        return self._sync_jobs(definitions, now, remove_missing)
+        return self._sync_jobs(definitions, now, remove_missing, origin)
 
     def _sync_jobs(
-        self, definitions: Sequence[JobDefinition], now: datetime, remove_missing: bool
+        self,
+        definitions: Sequence[JobDefinition],
+        now: datetime,
+        remove_missing: bool,
+        origin: str,
     ) -> list[SyncResult]:
         results: list[SyncResult] = []
         with self._write() as conn:
-            current = {r.id: r for r in conn.execute(sa.select(t.jobs)).all()}
+            every = {r.id: r for r in conn.execute(sa.select(t.jobs)).all()}
+            current = {i: r for i, r in every.items() if r.origin == origin or r.removed}
+            taken = {i for i, r in every.items() if r.origin != origin and not r.removed}
+            clashes = [d for d in definitions if d.id in taken]
+            if clashes:
+                # Neither face may silently replace a job the other one owns.
+                first = clashes[0].id
+                raise ConflictError(
+                    f"job {first!r} is already defined through {every[first].origin!r}: "
+                    "choose another id or remove that job first"
+                )
             for definition in definitions:
                 fingerprint = definition.fingerprint
                 body = definition.to_json()
@@ -171,6 +202,7 @@ class SqlStore(
                         )
                     )
                 values = {
+                    "origin": origin,
                     "tenant": definition.tenant,
                     "kind": definition.kind.value,
                     "version": version,
@@ -207,6 +239,17 @@ class SqlStore(
                         )
         return results
 
+    def remove_job(self, job_id: str, now: datetime) -> None:
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+            if row is None or row.removed:
+                raise NotFoundError("job", job_id)
+            conn.execute(
+                sa.update(t.jobs).where(t.jobs.c.id == job_id).values(removed=True, synced_at=now)
+            )
+            self._sync_schedules_in(conn, [], [job_id], now)
+            self._sync_triggers_in(conn, [], [job_id], now)
+
     def _current_job_in(self, conn: Connection, job_id: str) -> StoredJob:
         """The job a run started by the engine (a process step, an event) would run: refused
         like a manual start when it is unknown, removed or inactive."""
@@ -231,6 +274,7 @@ class SqlStore(
                     version=row.version,
                     synced_at=row.synced_at,
                     removed=row.removed,
+                    origin=row.origin,
                 )
             old = conn.execute(
                 sa.select(t.job_versions).where(
@@ -239,7 +283,7 @@ class SqlStore(
             ).first()
             if old is None:
                 raise NotFoundError("job version", f"{job_id}@{version}")
-            return _stored_job(old.definition, old.version, old.created_at, row.removed)
+            return _stored_job(old.definition, old.version, old.created_at, row.removed, row.origin)
 
     def list_jobs(self, *, include_removed: bool = False) -> list[StoredJob]:
         query = sa.select(t.jobs).order_by(t.jobs.c.id)
@@ -247,7 +291,7 @@ class SqlStore(
             query = query.where(t.jobs.c.removed == sa.false())
         with self._read() as conn:
             return [
-                _stored_job(r.definition, r.version, r.synced_at, r.removed)
+                _stored_job(r.definition, r.version, r.synced_at, r.removed, r.origin)
                 for r in conn.execute(query).all()
             ]
 
@@ -360,6 +404,12 @@ class SqlStore(
             query = query.where(t.runs.c.status == run_filter.status.value)
         if run_filter.tenant is not None:
             query = query.where(t.runs.c.tenant == run_filter.tenant)
+        if run_filter.tenants is not None:
+            query = query.where(t.runs.c.tenant.in_(sorted(run_filter.tenants)))
+        if run_filter.trigger is not None:
+            query = query.where(t.runs.c.trigger == run_filter.trigger)
+        if run_filter.since is not None:
+            query = query.where(t.runs.c.created_at >= run_filter.since)
         if run_filter.before_id is not None:
             query = query.where(t.runs.c.id < run_filter.before_id)
         if run_filter.parent_id is not None:
@@ -794,6 +844,7 @@ class SqlStore(
         if ended.step is not None and ended.parent_id is not None:
             self._advance_process_in(conn, ended.parent_id, now)
         self._fire_events_in(conn, run_id, ended.job_id, status, now)
+        self._notify_ended_in(conn, run_id, status, now)
         if waiters:
             self._notify_new_runs(conn)
 
@@ -1304,13 +1355,14 @@ _INSERT_RECORDS = {
 
 
 def _stored_job(
-    body: dict[str, Any], version: int, synced_at: datetime, removed: bool
+    body: dict[str, Any], version: int, synced_at: datetime, removed: bool, origin: str
 ) -> StoredJob:
     return StoredJob(
         definition=JobDefinition.from_json(body),
         version=version,
         synced_at=synced_at,
         removed=removed,
+        origin=origin,
     )
 
 

@@ -437,7 +437,7 @@ class SqlProcessOps(SqlInternals):
                 priority=stored.definition.priority,
                 max_attempts=stored.definition.retry.max_attempts,
                 triggered_by=f"run {run_id}",
-                run_as=self.service_account,
+                run_as=self._service_account_in(conn, stored.definition.tenant),
             )
             self._enqueue_in(conn, [_with(request, stored, values)], now)
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -102,6 +102,16 @@ class SqlScheduleOps:
         def _cancel_in(
             self, conn: Connection, run_id: int, actor: str | None, now: datetime, reason: str = ...
         ) -> None: ...
+        def _notify_occurrences_in(
+            self,
+            conn: Connection,
+            definition: JobDefinition,
+            records: Sequence[Mapping[str, Any]],
+            now: datetime,
+        ) -> None: ...
+        def _service_account_in(
+            self, conn: Connection, tenant: str, fallback: str | None = None
+        ) -> str: ...
 
     # -- definitions and the services layer ----------------------------------------------------
 
@@ -398,6 +408,7 @@ class SqlScheduleOps:
         service_account: str,
     ) -> FireReport:
         row, spec, definition = plan.row, plan.spec, plan.definition
+        service_account = self._service_account_in(conn, row.tenant, service_account)
         records: list[dict[str, Any]] = []
         if definition is not None:
             policy = spec.overlap or definition.overlap
@@ -481,6 +492,7 @@ class SqlScheduleOps:
                     record["run_id"] = latest_run
             if records:
                 conn.execute(sa.insert(t.occurrences), records)
+                self._notify_occurrences_in(conn, definition, records, now)
             if latest_run is not None and row.last_outcome == OccurrenceOutcome.COALESCED.value:
                 # An earlier pass cut a long backlog: its coalesced times stand for this run.
                 o = t.occurrences

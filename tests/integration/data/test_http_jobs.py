@@ -4,13 +4,14 @@ both against a real local HTTP server."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.http_server import Reply, Route, Seen, Server, serve
+from tests.http_server import LOOPBACK, Reply, Route, Seen, Server, serve
 from tests.integration.data.conftest import add_job, run
 
 from rota.data.sources import http_source
@@ -26,6 +27,14 @@ ERP_TOKEN = "erp-s3cret-token"
 def server() -> Iterator[Server]:
     with serve() as running:
         yield running
+
+
+@pytest.fixture
+def project(project: Path) -> Path:
+    """The worker may reach the test server, which listens on a loopback address."""
+    with (project / "rota.toml").open("a", encoding="utf-8") as config:
+        config.write(f"\n[outgoing]\nallow = {json.dumps(LOOPBACK)}\n")
+    return project
 
 
 @pytest.fixture(autouse=True)

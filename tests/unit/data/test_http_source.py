@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.http_server import Reply, Route, Seen, Server, closed_port, serve
+from tests.http_server import Reply, Route, Seen, Server, closed_port, loopback_allowed, serve
 
 from rota.data.records import SourceError, SourceRow
 from rota.data.sources import HttpSource, check_source_config, http_source, open_source
@@ -22,6 +22,14 @@ TOKEN = "s3cret-token-value"
 def server() -> Iterator[Server]:
     with serve() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def loopback() -> Iterator[None]:
+    """The test server (and the closed port) are on 127.0.0.1, which the guard refuses unless
+    ``[outgoing] allow`` names it."""
+    with loopback_allowed():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.http_server import Reply, Server, closed_port, serve
+from tests.http_server import Reply, Server, closed_port, loopback_allowed, serve
 
 from rota.data.sources import http_source
 from rota.data.targets.http_target import HttpTarget, check_http_target_config
@@ -24,6 +24,14 @@ def server() -> Iterator[Server]:
     """Takes every batch (200 ``{"ok": true}``) on a path without a route."""
     with serve(fallback=Reply()) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def loopback() -> Iterator[None]:
+    """The test server (and the closed port) are on 127.0.0.1, which the guard refuses unless
+    ``[outgoing] allow`` names it."""
+    with loopback_allowed():
+        yield
 
 
 @pytest.fixture(autouse=True)

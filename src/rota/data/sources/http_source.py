@@ -54,6 +54,7 @@ from rota.data.references import check_references, resolve_references
 from rota.data.sources.json_source import PEEK, _field_names, _kind, _no_constant
 from rota.data.sources.streamed import StreamedSource
 from rota.model.errors import InvalidInputError
+from rota.net.guard import guarded_client
 
 RETRIES = 3
 """How many times a transient failure is retried (so at most ``RETRIES + 1`` attempts)."""
@@ -519,7 +520,7 @@ class HttpSource(StreamedSource):
         self._pages = 0
         self._total: int | None = None
         self._position = self._pagination.start
-        self._client = httpx2.Client(timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(timeout=timeout)
         self._client.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._client.headers.update(headers or {})
         try:

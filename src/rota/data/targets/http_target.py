@@ -42,6 +42,7 @@ from rota.data.sources.http_source import (
 )
 from rota.data.targets.files import _text as _json_text
 from rota.model.errors import InvalidInputError
+from rota.net.guard import guarded_client
 
 METHODS = ("POST", "PUT", "PATCH")
 DEFAULT_BATCH_SIZE = 500
@@ -108,7 +109,7 @@ class HttpTarget:
         self.count = 0
         headers = resolve_headers(config.get("headers", {}), "target.headers")
         timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
-        self._client = httpx2.Client(timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(timeout=timeout)
         self._client.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._client.headers.update(headers)
 

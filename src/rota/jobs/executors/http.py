@@ -16,6 +16,7 @@ import httpx2
 from rota.data.references import resolve_references
 from rota.jobs.executors.base import Attempt, Executor, HardStop, Reporter, RunControl
 from rota.model.errors import InvalidInputError, JobFailed, RunCancelled
+from rota.net.guard import OutgoingRefused, guarded_client
 
 EXCERPT_CHARS = 2000
 DEFAULT_TIMEOUT = 30.0
@@ -44,7 +45,7 @@ class HttpExecutor(Executor):
             raise JobFailed(str(exc), retryable=False) from None
         started = time.monotonic()
         try:
-            with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
+            with guarded_client(timeout=timeout) as client:
                 response = client.request(
                     method,
                     url,
@@ -56,6 +57,8 @@ class HttpExecutor(Executor):
             if control.remaining() == 0.0:
                 raise HardStop("timeout") from None
             raise JobFailed(f"{method} {url} timed out after {timeout:g}s") from None
+        except OutgoingRefused as exc:  # an address the [outgoing] policy forbids
+            raise JobFailed(f"{method} {url}: {exc}", retryable=False) from None
         except httpx2.HTTPError as exc:
             raise JobFailed(f"{method} {url} failed: {exc}") from None
         reason = control.stop_reason()
