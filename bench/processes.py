@@ -13,7 +13,7 @@ On SQLite and on PostgreSQL, in one run, with a fresh project folder and databas
    ``Worker`` instances (concurrency 1 each, one thread and one store each, as two processes
    would be). Wall time, sum of the steps' work, and overhead per step = (slots x wall - sum
    of work) / 102.
-3. webhooks: sequential signed ``POST /hooks/{id}`` to the real HTTP server (``serve()`` on a
+3. webhooks: sequential signed ``POST /hooks/{id}`` to the real HTTP server (the API's ``start()`` on a
    free port) while a worker runs a trivial job; request -> 202 and request -> the run's
    ``started_at`` (the claim), both on the wall clock (the store keeps UTC wall-clock times).
    Twice: server and worker sharing one store (``rota up``), and each with its own store
@@ -56,6 +56,7 @@ import yaml
 from facts import load_average, server_settings, source_state
 from pgdb import postgres_database
 
+from rota.api.server import start as serve
 from rota.engine.worker import Worker
 from rota.hooks.signatures import sign_standard
 from rota.model.runs import Run, Trigger
@@ -66,7 +67,6 @@ from rota.services.runs import start_run
 from rota.settings import Settings, load_settings
 from rota.store import Store, open_store
 from rota.store.base import RunFilter
-from rota.web.server import serve
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL_VARIABLE = "ROTA_BENCH_POSTGRES_URL"
@@ -500,7 +500,7 @@ def bench_hooks(
         server = None
         try:
             server = serve(client, settings, "127.0.0.1", 0)
-            port = int(server.server_address[1])
+            port = server.port
             with running_workers(url, settings, 1, 1, shared=client if shared else None) as crew:
                 for i in range(plan.hooks + 1):
                     # A random phase against the worker's poll, as real requests arrive.
@@ -523,7 +523,6 @@ def bench_hooks(
         finally:
             if server is not None:
                 server.shutdown()
-                server.server_close()
     return rows
 
 
@@ -787,7 +786,7 @@ def notes(plan: Plan) -> list[str]:
         f"per worker = step runs each worker ran, per process run; {plan.fan_repeats} "
         "run(s), one after the other",
         f"webhooks: {plan.hooks} sequential signed (Standard Webhooks) POST /hooks/{HOOK_ID} "
-        f"to rota.web.server.serve() on 127.0.0.1, a hook on {WORK_JOB} (returns at once), "
+        f"to the HTTP API server (rota.api.server.start) on 127.0.0.1, a hook on {WORK_JOB} (returns at once), "
         "1 worker, concurrency 1; each request waits for the previous run to end and a "
         f"random 0..{2 * POLL_SECONDS:g}s (seeded), so it lands at a random phase of the "
         "worker's poll; one warm-up request first; → 202 = time.time() before the request -> "
