@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 ROTA_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 export ROTA_TEST_POSTGRES_URL
 
-.PHONY: run test install dev lint typecheck pytest faults bench clean
+.PHONY: run test install dev lint typecheck pytest faults fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ run: install
 	@echo "In another terminal, from this folder:"
 	@echo "  . $(VENV)/bin/activate"
 	@echo "  rota run rates.import -p date=2026-11-20 --wait"
-	@echo "and, once, to use the HTTP API (http://127.0.0.1:8080/api/docs):"
+	@echo "and, once, to log in to the dashboard (http://127.0.0.1:8080/) and the API:"
 	@echo "  rota users create-admin admin    # asks for a password (or ROTA_ADMIN_PASSWORD)"
 	@echo
 	cd examples && exec ../$(BIN)/rota up
@@ -54,6 +54,10 @@ pytest: dev
 ## 10 minutes); `make test` runs it short (10 rounds, 1 minute).
 faults: dev
 	ROTA_FAULTS_ROUNDS=100 ROTA_FAULTS_SCHEDULER_SECONDS=600 $(BIN)/pytest -n 2 -rA tests/faults
+
+## make fuzz: schemathesis with every check against `rota web` on a scratch copy of examples/.
+fuzz: dev
+	bash bench/fuzz_api.sh
 
 ## make bench: throughput against huey (SQLite) and procrastinate (PostgreSQL).
 bench: dev

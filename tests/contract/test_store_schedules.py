@@ -397,7 +397,7 @@ def test_missed_all_replays_inside_the_window_up_to_max_catch_up_one_after_anoth
 
 
 def test_ten_thousand_missed_times_under_latest_make_one_run(store: Store, ops: Ops) -> None:
-    sync(ops, every(1, missed=MissedPolicy.LATEST))
+    sync(ops, every(1, missed=MissedPolicy.LATEST, grace=0))
     first = ops.later(1)
     at = first + timedelta(seconds=10_000)
 
@@ -418,7 +418,7 @@ def test_every_coalesced_time_of_a_long_backlog_points_at_the_run_that_stands_fo
     store: Store, ops: Ops, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sql_schedules, "BACKLOG_CHUNK", 4)  # the same as 10,000, quicker
-    sync(ops, every(1, missed=MissedPolicy.LATEST))
+    sync(ops, every(1, missed=MissedPolicy.LATEST, grace=0))
     at = ops.later(1) + timedelta(seconds=9)
 
     fire_until_idle(store, at)

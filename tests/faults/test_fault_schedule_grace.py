@@ -8,15 +8,14 @@ docs/schedules.md: "A nominal time is **missed** when the scheduler gets to it m
 "another run stands for it: a later missed time (`missed: latest`)". So a one-second schedule
 whose pass comes 1.5 s late has no missed time: both due times should run. Found by
 ``test_fault_schedulers.py`` (a ``tick`` at a minute boundary, where 201 schedules are due at
-once, ended ``coalesced``); reproduced here deterministically with the clock passed in.
+once, ended ``coalesced``); reproduced here deterministically with the clock passed in, and
+fixed: the missed policy now applies to missed times only.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from rota.model.schedules import OccurrenceOutcome
 from rota.services.jobs import sync_project
@@ -31,13 +30,6 @@ schedules: [{every: 1s, id: tick}]
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: with missed: latest (the default), a pass that finds two due times "
-    "of a schedule coalesces the earlier one into the later run even when both are well "
-    "within grace (60 s); docs/schedules.md applies the missed policy only to times later "
-    "than grace (tests/unit/test_schedule_misfire.py pins the code's behaviour instead)",
-)
 def test_a_pass_a_second_and_a_half_late_runs_both_on_time_fires(
     store: Store, tmp_path: Path
 ) -> None:

@@ -224,7 +224,7 @@ def test_a_backlog_longer_than_one_pass_is_caught_up_within_one_tick(
     # A pass accounts for at most BACKLOG_CHUNK nominal times (10,000); tick() must keep
     # passing until the backlog is gone. A small chunk shows the same in milliseconds.
     monkeypatch.setattr(sql_schedules, "BACKLOG_CHUNK", 7)
-    store.sync_jobs([job("d.job", every(1, missed=MissedPolicy.LATEST))], T0)
+    store.sync_jobs([job("d.job", every(1, missed=MissedPolicy.LATEST, grace=0))], T0)
     with time_machine.travel(T0 + timedelta(seconds=40), tick=False):
         reports = Scheduler(store, sched_settings, clock=utcnow, alert_hooks=[]).tick()
 

@@ -125,6 +125,12 @@ class TestLatest:
         assert next(f for f in fires if f.action is Action.RUN).late is False
         assert [by_nominal(fires)[t] for t in due[:2]] == [Action.COALESCED] * 2
 
+    def test_on_time_fires_all_run_the_missed_policy_is_for_missed_ones(self) -> None:
+        due = [*hours_ago(2, 1), ago(seconds=20), ago(seconds=10)]
+        fires = plan_fires(due, NOW, spec(LATEST))
+        assert runs(fires) == due[2:]
+        assert [by_nominal(fires)[t] for t in due[:2]] == [Action.COALESCED] * 2
+
     def test_ten_thousand_missed_times_make_exactly_one_run(self) -> None:
         due = [ago(minutes=10_000 - i) for i in range(10_000)]
         fires = plan_fires(due, NOW, spec(LATEST))
@@ -366,8 +372,10 @@ class TestProperties:
             elif fire.action is Action.BLACKOUT:
                 assert not fire.late
         if policy is LATEST:
-            # Never "run none": the latest open time runs, nothing else.
-            assert runs(fires) == open_times[-1:]
+            # Never "run none": every on-time open time runs; when none is on time, the
+            # latest open time runs, and nothing else.
+            on_time = [t for t in open_times if NOW - t <= timedelta(seconds=grace)]
+            assert runs(fires) == (on_time or open_times[-1:])
         if policy is SKIP:
             assert all(not f.late for f in fires if f.action is Action.RUN)
             assert all(decided[t] is Action.RUN for t in open_times if t >= ago(seconds=grace))

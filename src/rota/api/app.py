@@ -18,6 +18,7 @@ from rota.api.routes import ROUTERS
 from rota.model.hooks import MAX_BODY
 from rota.settings import Settings
 from rota.store.base import Store
+from rota.web.routes import install as install_dashboard
 
 API_BODY_LIMIT = 1024 * 1024
 """JSON bodies of the API; webhook deliveries have their own limit (``MAX_BODY``)."""
@@ -167,6 +168,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_dashboard(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     return app

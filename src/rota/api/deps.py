@@ -83,6 +83,16 @@ def authenticate(request: Request) -> Caller:
             )
         principal = access.token_principal(store, token.strip(), source=source)
         return Caller(principal, source)
+    return session_caller(request, request.headers.get(CSRF_HEADER, ""))
+
+
+def session_caller(request: Request, sent_csrf: str) -> Caller:
+    """The caller of a session request, or 401; a request that changes something must have
+    sent the session's CSRF token (the API's scripts in the header, the dashboard's own forms
+    in a form field, which :mod:`rota.web` reads and passes here)."""
+    require_setup(request)
+    store = get_store(request)
+    source = source_of(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         raise ApiError(
@@ -100,7 +110,7 @@ def authenticate(request: Request) -> Caller:
         max_hours=settings.session_max_hours,
     )
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = sent_csrf
         if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
             raise ApiError(403, "csrf", f"a session request needs the {CSRF_HEADER} header")
     return Caller(principal, source, session_id, csrf)

@@ -9,6 +9,7 @@ or a database message can carry details a caller must not see.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,6 +124,27 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     return error_response(422, "invalid", message, field_path(loc))
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the app serves at the request's path (the routes of one path can live
+    in several routers, so the router that answered 405 does not know them all)."""
+    app = request.app
+    if not hasattr(app.state, "path_methods"):
+        table = []
+        for template, operations in app.openapi()["paths"].items():
+            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern), sorted(m.upper() for m in operations)))
+        app.state.path_methods = table
+    path = request.url.path
+    return sorted(
+        {
+            m
+            for pattern, methods in app.state.path_methods
+            if pattern.fullmatch(path)
+            for m in methods
+        }
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers; every error leaves the API in the one format."""
 
@@ -138,15 +160,20 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _validation_response(exc)
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # a body FastAPI could not even decode
+            return error_response(422, "invalid", "the body is not valid JSON", "body")
         types = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         message = str(exc.detail) if exc.detail else "error"
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return error_response(
             exc.status_code,
             types.get(exc.status_code, "error"),
             message,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:

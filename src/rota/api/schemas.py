@@ -10,9 +10,27 @@ with the CLI's ``--json``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from rota.auth.roles import ROLE_PATTERN
+from rota.model.hooks import HOOK_ID
+from rota.model.schedules import SCHEDULE_ID_PATTERN
+from rota.services.access import NAME as USER_NAME
+
+MAX_ID = 2**63 - 1
+"""The largest id the databases store (64-bit): a larger one is bad input, not a crash."""
+RunIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A run id.")]
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="A job version.")]
+BeforeQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Only ids below this one (paging).")
+]
+AfterQuery = Annotated[int, Query(ge=0, le=MAX_ID, description="Only items after this `seq`.")]
+RoleName = Annotated[str, Field(pattern=ROLE_PATTERN)]
+
+NamePattern = USER_NAME.pattern
 
 
 class Body(BaseModel):
@@ -33,13 +51,13 @@ class LoginBody(Body):
 
 class StartRunBody(Body):
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters by name.")
-    confirm: bool = Field(default=False, description="Required to run a destructive job.")
-    dry_run: bool = Field(default=False, description="Data jobs: preview, change nothing.")
-    priority: int | None = Field(default=None, ge=-1000, le=1000)
+    confirm: StrictBool = Field(default=False, description="Required to run a destructive job.")
+    dry_run: StrictBool = Field(default=False, description="Data jobs: preview, change nothing.")
+    priority: StrictInt | None = Field(default=None, ge=-1000, le=1000)
 
 
 class RetryBody(Body):
-    confirm: bool = False
+    confirm: StrictBool = False
 
 
 class NoteBody(Body):
@@ -55,24 +73,24 @@ class ScheduleBody(Body):
     tz: str = ""
     start: datetime | None = None
     end: datetime | None = None
-    jitter: float = 0.0
+    jitter: float = Field(default=0.0, ge=0)
     params: dict[str, Any] = Field(default_factory=dict)
     missed: Literal["latest", "all", "skip"] | None = None
-    grace: float = 60.0
-    catch_up_window: float = 86_400.0
-    max_catch_up: int = 10
+    grace: float = Field(default=60.0, ge=0)
+    catch_up_window: float = Field(default=86_400.0, gt=0)
+    max_catch_up: StrictInt = Field(default=10, ge=1, le=10_000)
     overlap: Literal["skip", "queue", "allow", "cancel_previous"] | None = None
     exclude: list[str] = Field(default_factory=list)
     anchor: datetime | None = None
 
 
 class CreateScheduleBody(ScheduleBody):
-    id: str = Field(min_length=1, max_length=200)
+    id: str = Field(pattern=SCHEDULE_ID_PATTERN.pattern)
 
 
 class HookBody(Body):
     job: str = Field(min_length=1, max_length=200)
-    id: str | None = Field(default=None, max_length=64)
+    id: str | None = Field(default=None, pattern=HOOK_ID.pattern)
     params: dict[str, Any] = Field(default_factory=dict)
     description: str = Field(default="", max_length=1000)
 
@@ -82,31 +100,34 @@ class RotateBody(Body):
 
 
 class UserBody(Body):
-    name: str = Field(min_length=1, max_length=128)
-    password: str = Field(min_length=1, max_length=1024)
-    grants: dict[str, list[str]] = Field(
+    name: str = Field(pattern=NamePattern)
+    password: str = Field(min_length=12, max_length=1024, pattern=r"^\S(.*\S)?$")
+    grants: dict[str, list[RoleName]] = Field(
         default_factory=dict, description="Roles by tenant ('*': every tenant)."
     )
 
 
 class GrantsBody(Body):
-    roles: list[str]
+    roles: list[RoleName]
 
 
 class PasswordBody(Body):
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=12, max_length=1024, pattern=r"^\S(.*\S)?$")
 
 
 class TokenBody(Body):
     user: str | None = Field(default=None, description="Default: the caller.")
-    roles: list[str] | None = None
+    roles: list[RoleName] | None = None
     tenants: list[str] | None = None
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: StrictInt | None = Field(default=None, ge=1, le=3650)
     note: str = Field(default="", max_length=200, description="What the token is for.")
 
 
 class TenantBody(Body):
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,55}$",
+        description="Its service account is `service.ID`, a user name of at most 64 characters.",
+    )
     name: str = Field(default="", max_length=200)
 
 

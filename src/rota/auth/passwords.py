@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,7 +11,13 @@ from rota.model.errors import InvalidInputError
 
 MIN_LENGTH = 12
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("a password nobody has, hashed once")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Hashed at first need, not at import: every CLI command imports this module, and an
+    argon2 hash costs a noticeable fraction of a second by design."""
+    return _hasher.hash("a password nobody has, hashed once")
 
 
 def check_password_rules(password: str, field_name: str = "password") -> None:
@@ -28,7 +36,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches. An unknown user is checked against a dummy hash so
     that both answers take as long (no user-name probing by timing)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

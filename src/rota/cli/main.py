@@ -16,7 +16,6 @@ from rota.auth.roles import Principal
 from rota.cli.errors import ExitCode, exit_code_for_error
 from rota.cli.output import errors
 from rota.model.errors import InvalidInputError, RotaError
-from rota.net import guard
 from rota.settings import Settings, load_settings
 from rota.store import Store, open_store
 
@@ -29,7 +28,10 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: Store | None = None
-        guard.configure(settings.outgoing_policy)  # probes of `rota jobs check`, and the rest
+        if settings.outgoing_allow:  # else the guard's strict default; httpx loads when used
+            from rota.net import guard
+
+            guard.configure(settings.outgoing_policy)  # for `rota jobs check`'s probes
 
     @property
     def store(self) -> Store:

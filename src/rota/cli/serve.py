@@ -153,6 +153,7 @@ def up(app: App, host: str | None, port: int | None, concurrency: int | None) ->
     s = Scheduler(app.store, app.settings)
     console.print(f"database:  {app.store.url}", highlight=False)
     base = f"http://{_url_host(host)}:{server.port}"
+    console.print(f"dashboard: {base}/", highlight=False)
     console.print(f"api:       {base}/api/v1 (docs: {base}/api/docs)", highlight=False)
     if not app.store.has_admin():
         console.print(

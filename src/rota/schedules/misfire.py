@@ -3,7 +3,8 @@
 A nominal time later than ``grace`` is *missed* (the scheduler was down or stuck):
 
 * ``skip`` records each missed time ``skipped:missed``; on-time ones run;
-* ``latest`` runs only the latest due time; the earlier ones are ``coalesced`` into it;
+* ``latest`` runs only the latest missed time, or the first on-time one after missed ones;
+  the earlier missed ones are ``coalesced`` into it (on-time ones all run);
 * ``all`` replays missed times inside ``catch_up_window``, at most ``max_catch_up`` (the latest
   ones) in order; older or surplus ones are ``skipped:missed``.
 
@@ -86,6 +87,12 @@ def plan_fires(
             decided.append(Fire(nominal, Action.BLACKOUT, detail=why))
             continue
         late = now - nominal > grace
+        if spec.missed is MissedPolicy.LATEST and not late:
+            # On time: it runs, and stands for the missed ones before it.
+            decided.extend(Fire(n, Action.COALESCED, late=True) for n in candidates)
+            candidates.clear()
+            decided.append(Fire(nominal, Action.RUN))
+            continue
         if spec.missed is MissedPolicy.SKIP or (spec.missed is MissedPolicy.ALL and not late):
             if late:
                 decided.append(Fire(nominal, Action.MISSED, late=True))

@@ -33,6 +33,29 @@ def masked(detail: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def entry(
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    tenant: str | None = None,
+    outcome: str = "ok",
+    detail: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+) -> NewAuditEntry:
+    return NewAuditEntry(
+        actor=actor or principal.name,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        tenant=tenant,
+        source=principal.source,
+        outcome=outcome,
+        detail=masked(detail or {}),
+    )
+
+
 def record(
     store: Store,
     principal: Principal,
@@ -47,15 +70,15 @@ def record(
 ) -> None:
     store.append_audit(
         [
-            NewAuditEntry(
-                actor=actor or principal.name,
-                action=action,
-                object_type=object_type,
-                object_id=str(object_id),
+            entry(
+                principal,
+                action,
+                object_type,
+                object_id,
                 tenant=tenant,
-                source=principal.source,
                 outcome=outcome,
-                detail=masked(detail or {}),
+                detail=detail,
+                actor=actor,
             )
         ],
         store.now(),

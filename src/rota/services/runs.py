@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from rota.auth.roles import SYSTEM, Action, Principal, authorize
+from rota.model.access import NewAuditEntry
 from rota.model.errors import ConflictError, InvalidInputError
 from rota.model.jobs import JobKind
 from rota.model.runs import Attempt, LogLine, NewRun, RecordResult, Run, StatusChange, Trigger
@@ -64,19 +65,25 @@ def start_run(
         now=now,
         dry_run=dry_run,
     )
-    run = store.enqueue_runs([request], now)[0]
-    if trigger in CONFIRMING_TRIGGERS:
-        audit.record(
-            store,
-            principal,
-            "run.start" if trigger is not Trigger.RETRY else "run.retry",
-            "run",
-            run.id,
-            tenant=run.tenant,
-            actor=actor,
-            detail={"job": job_id, "params": dict(params), "dry_run": dry_run},
-        )
-    return run
+
+    def audited(runs: list[Run]) -> list[NewAuditEntry]:
+        if trigger not in CONFIRMING_TRIGGERS:
+            return []
+        return [
+            audit.entry(
+                principal,
+                "run.start" if trigger is not Trigger.RETRY else "run.retry",
+                "run",
+                runs[0].id,
+                tenant=runs[0].tenant,
+                actor=actor,
+                detail={"job": job_id, "params": dict(params), "dry_run": dry_run},
+            )
+        ]
+
+    # One transaction: a client retrying after a lost answer finds the run and its entry,
+    # or neither.
+    return store.enqueue_runs([request], now, audit=audited)[0]
 
 
 def new_run_request(

@@ -13,7 +13,7 @@ Every implementation must pass ``tests/contract``. Guarantees every implementati
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -204,8 +204,16 @@ class Store(ABC):
     # -- runs: creating and reading --------------------------------------------------------
 
     @abstractmethod
-    def enqueue_runs(self, requests: Sequence[NewRun], now: datetime) -> list[Run]:
-        """Create ``queued`` runs (due at ``due_at`` or now) in one transaction, in order."""
+    def enqueue_runs(
+        self,
+        requests: Sequence[NewRun],
+        now: datetime,
+        *,
+        audit: Callable[[list[Run]], Sequence[NewAuditEntry]] | None = None,
+    ) -> list[Run]:
+        """Create ``queued`` runs (due at ``due_at`` or now) in one transaction, in order;
+        ``audit`` makes their audit entries, written in the same transaction (a client that
+        retries after a lost answer must not find a run without its entry, or vice versa)."""
 
     @abstractmethod
     def get_run(self, run_id: int) -> Run:

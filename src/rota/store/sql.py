@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rota.model.access import NewAuditEntry
 from rota.model.errors import (
     ConflictError,
     InvalidInputError,
@@ -297,11 +298,20 @@ class SqlStore(
 
     # -- runs: creating and reading ----------------------------------------------------------
 
-    def enqueue_runs(self, requests: Sequence[NewRun], now: datetime) -> list[Run]:
+    def enqueue_runs(
+        self,
+        requests: Sequence[NewRun],
+        now: datetime,
+        *,
+        audit: Callable[[list[Run]], Sequence[NewAuditEntry]] | None = None,
+    ) -> list[Run]:
         if not requests:
             return []
         with self._write() as conn:
-            return self._enqueue_in(conn, requests, now)
+            runs = self._enqueue_in(conn, requests, now)
+            if audit is not None:
+                self._audit_in(conn, audit(runs), now)
+            return runs
 
     def _enqueue_in(self, conn: Connection, requests: Sequence[NewRun], now: datetime) -> list[Run]:
         requests = [self._resolve_after(conn, r) for r in requests]

@@ -342,6 +342,10 @@ class SqlAccessOps(SqlInternals):
     # -- audit log ---------------------------------------------------------------------------
 
     def append_audit(self, entries: Iterable[NewAuditEntry], now: datetime) -> None:
+        with self._write() as conn:
+            self._audit_in(conn, entries, now)
+
+    def _audit_in(self, conn: Connection, entries: Iterable[NewAuditEntry], now: datetime) -> None:
         rows = [
             {
                 "at": now,
@@ -357,8 +361,7 @@ class SqlAccessOps(SqlInternals):
             for e in entries
         ]
         if rows:
-            with self._write() as conn:
-                conn.execute(sa.insert(t.audit_log), rows)
+            conn.execute(sa.insert(t.audit_log), rows)
 
     def list_audit(self, audit_filter: AuditFilter) -> list[AuditEntry]:
         a = t.audit_log.c

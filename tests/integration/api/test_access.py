@@ -60,9 +60,12 @@ def test_users_tokens_tenants_and_the_audit_log(api: httpx2.Client, base: str) -
     assert created.status_code == 201, created.text
     assert created.json()["grants"] == {"north": ["viewer"]}
     for body, field in [
-        ({"name": "eve", "password": "pw-pw-pw-pw", "role": "admin"}, "role"),
-        ({"name": "eve", "password": "pw-pw-pw-pw", "tenant": "north"}, "tenant"),
-        ({"name": "eve", "password": "pw-pw-pw-pw", "grants": {"mars": ["viewer"]}}, "grants.mars"),
+        ({"name": "eve", "password": "pw-pw-pw-pw-pw", "role": "admin"}, "role"),
+        ({"name": "eve", "password": "pw-pw-pw-pw-pw", "tenant": "north"}, "tenant"),
+        (
+            {"name": "eve", "password": "pw-pw-pw-pw-pw", "grants": {"mars": ["viewer"]}},
+            "grants.mars",
+        ),
     ]:
         refused = api.post("/api/v1/users", json=body)
         assert refused.status_code == 422, (body, refused.text)

@@ -13,6 +13,7 @@ from rota.api.deps import CallerDep, PrincipalDep, StoreDep
 from rota.api.errors import ERROR_RESPONSES
 from rota.api.schemas import (
     AuditOut,
+    BeforeQuery,
     GrantsBody,
     PasswordBody,
     TenantBody,
@@ -142,7 +143,7 @@ def list_audit(
     tenant: str | None = None,
     since: datetime | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    before: int | None = None,
+    before: BeforeQuery = None,
 ) -> list[dict[str, Any]]:
     """Who did what, newest first; ``before`` (an entry id) pages back."""
     found = audit.list_audit(

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Body, Response
 
 from rota.api.deps import PrincipalDep, SettingsDep, StoreDep
 from rota.api.errors import ERROR_RESPONSES
-from rota.api.schemas import JobOut, JobVersionOut, ParamsSchemaOut, RunOut, StartRunBody
+from rota.api.schemas import (
+    JobOut,
+    JobVersionOut,
+    ParamsSchemaOut,
+    RunOut,
+    StartRunBody,
+    VersionPath,
+)
 from rota.model.jobs import StoredJob
 from rota.model.params import ParamSpec, ParamType
 from rota.model.runs import Trigger
@@ -75,7 +82,7 @@ def job_versions(job_id: str, store: StoreDep, principal: PrincipalDep) -> list[
 
 @router.get("/jobs/{job_id}/versions/{version}", response_model=JobOut)
 def job_version(
-    job_id: str, version: int, store: StoreDep, principal: PrincipalDep
+    job_id: str, version: VersionPath, store: StoreDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     return job_json(job_service.get_job(store, job_id, version=version, principal=principal))
 

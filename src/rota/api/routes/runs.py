@@ -19,17 +19,22 @@ from starlette.concurrency import run_in_threadpool
 from rota.api.deps import PrincipalDep, StoreDep
 from rota.api.errors import ERROR_RESPONSES
 from rota.api.schemas import (
+    AfterQuery,
     AttemptOut,
+    BeforeQuery,
     LogPage,
     RecordPage,
     RetryBody,
     RunDetail,
+    RunIdPath,
     RunOut,
     RunPage,
     StatusChangeOut,
 )
 from rota.auth.roles import Principal
 from rota.model.errors import InvalidInputError
+from rota.model.runs import Trigger
+from rota.model.status import RunStatus
 from rota.services import runs as run_service
 from rota.store.base import Store
 
@@ -45,12 +50,12 @@ def list_runs(
     store: StoreDep,
     principal: PrincipalDep,
     job: str | None = None,
-    status: str | None = None,
+    status: RunStatus | None = None,
     tenant: str | None = None,
-    trigger: str | None = None,
+    trigger: Trigger | None = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
     limit: int = Query(default=50, ge=1, le=1000),
-    before: int | None = Query(default=None, description="Runs with a smaller id (paging)."),
+    before: BeforeQuery = None,
 ) -> dict[str, Any]:
     """Newest first; ``next_before`` continues the list."""
     if since is not None and since.tzinfo is None:
@@ -58,9 +63,9 @@ def list_runs(
     found = run_service.list_runs(
         store,
         job=job,
-        status=status,
+        status=status.value if status else None,
         tenant=tenant,
-        trigger=trigger,
+        trigger=trigger.value if trigger else None,
         since=since,
         before_id=before,
         limit=limit,
@@ -73,7 +78,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def show_run(run_id: int, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
+def show_run(run_id: RunIdPath, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
     """One run with its attempts and status history; a process run lists its steps."""
     run = run_service.get_run(store, run_id, principal=principal)
     return {
@@ -88,18 +93,18 @@ def show_run(run_id: int, store: StoreDep, principal: PrincipalDep) -> dict[str,
 
 
 @router.get("/runs/{run_id}/attempts", response_model=list[AttemptOut])
-def attempts(run_id: int, store: StoreDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+def attempts(run_id: RunIdPath, store: StoreDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     return [a.to_json() for a in run_service.get_attempts(store, run_id, principal=principal)]
 
 
 @router.get("/runs/{run_id}/history", response_model=list[StatusChangeOut])
-def history(run_id: int, store: StoreDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+def history(run_id: RunIdPath, store: StoreDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every status change: from, to, when, why and by whom."""
     return [h.to_json() for h in run_service.get_history(store, run_id, principal=principal)]
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
-def cancel(run_id: int, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
+def cancel(run_id: RunIdPath, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
     """A queued run is canceled at once; a running one is asked to stop (forced after the
     grace period). Canceling an ended run is a conflict."""
     return run_service.cancel_run(
@@ -109,7 +114,7 @@ def cancel(run_id: int, store: StoreDep, principal: PrincipalDep) -> dict[str, A
 
 @router.post("/runs/{run_id}/retry", response_model=RunOut, status_code=201)
 def retry(
-    run_id: int, store: StoreDep, principal: PrincipalDep, body: RetryBody | None = None
+    run_id: RunIdPath, store: StoreDep, principal: PrincipalDep, body: RetryBody | None = None
 ) -> dict[str, Any]:
     """A new run with the same job and parameters as a failed, partial or canceled one."""
     confirm = body.confirm if body else False
@@ -121,10 +126,10 @@ def retry(
 
 @router.get("/runs/{run_id}/logs", response_model=LogPage)
 def logs(
-    run_id: int,
+    run_id: RunIdPath,
     store: StoreDep,
     principal: PrincipalDep,
-    after: int = Query(default=0, ge=0, description="Lines after this `seq`."),
+    after: AfterQuery = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Log lines of every attempt, oldest first; ``next_after`` continues."""
@@ -144,18 +149,18 @@ def logs(
     responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
 )
 async def stream_logs(
-    run_id: int,
+    run_id: RunIdPath,
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    after: int = Query(default=0, ge=0),
+    after: AfterQuery = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The log as server-sent events: one ``log`` event per line (its ``id`` is the line's
     ``seq``, so a reconnecting EventSource resumes where it was), then an ``end`` event with
     the run's status once the run has ended and every line was sent."""
     await run_in_threadpool(_visible, store, run_id, principal)
-    if last_event_id and last_event_id.isdigit():
+    if last_event_id and last_event_id.isdigit() and len(last_event_id) < 19:
         after = max(after, int(last_event_id))
     return StreamingResponse(
         _events(request, store, principal, run_id, after),
@@ -206,12 +211,12 @@ async def _events(
 
 @router.get("/runs/{run_id}/records", response_model=RecordPage)
 def records(
-    run_id: int,
+    run_id: RunIdPath,
     store: StoreDep,
     principal: PrincipalDep,
     failed: bool = False,
     action: str | None = None,
-    after: int = Query(default=0, ge=0),
+    after: AfterQuery = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Record results in the order they were written; ``failed`` keeps the failed ones,
@@ -234,7 +239,7 @@ def records(
     },
 )
 def records_csv(
-    run_id: int, store: StoreDep, principal: PrincipalDep, failed: bool = False
+    run_id: RunIdPath, store: StoreDep, principal: PrincipalDep, failed: bool = False
 ) -> StreamingResponse:
     """Every record result as CSV (cells that a spreadsheet would run as a formula are
     prefixed with ``'``: keys and errors come from source files anyone may have written)."""

@@ -19,7 +19,13 @@ from rota.api.schemas import (
 )
 from rota.auth.roles import Principal
 from rota.model.errors import ConflictError, NotFoundError
-from rota.model.schedules import MissedPolicy, OverlapPolicy, ScheduleKind, ScheduleSpec
+from rota.model.schedules import (
+    MissedPolicy,
+    OccurrenceOutcome,
+    OverlapPolicy,
+    ScheduleKind,
+    ScheduleSpec,
+)
 from rota.services import schedules as schedule_service
 from rota.store.base import Group, Store
 
@@ -121,12 +127,17 @@ def occurrences(
     principal: PrincipalDep,
     schedule: str | None = None,
     job: str | None = None,
-    outcome: str | None = None,
+    outcome: OccurrenceOutcome | None = None,
     limit: int = Query(default=50, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
     """Every fire time handled, newest first: whether it ran, and if not, why."""
     found = schedule_service.list_occurrences(
-        store, schedule_id=schedule, job=job, outcome=outcome, limit=limit, principal=principal
+        store,
+        schedule_id=schedule,
+        job=job,
+        outcome=outcome.value if outcome else None,
+        limit=limit,
+        principal=principal,
     )
     return [o.to_json() for o in found]
 
