@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from tests.integration import conftest as integration
 from tests.integration.conftest import JOBS, running_worker, write_project
 
 from rota.api.server import start
 from rota.services import access
-from rota.services.jobs import sync_project
-from rota.settings import Settings, load_settings
+from rota.settings import Settings
 from rota.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -98,25 +98,8 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path, {"testjobs.py": JOBS, "drip.py": DRIP, "shell.yaml": YAML_JOBS})
 
 
-@pytest.fixture
-def settings(project: Path, database_url: str) -> Settings:
-    return load_settings(
-        project,
-        database_url=database_url,
-        heartbeat_seconds=0.5,
-        lease_seconds=1.5,
-        poll_seconds=0.05,
-        cancel_grace_seconds=0.5,
-        shutdown_grace_seconds=1.0,
-        worker_concurrency=2,
-    )
-
-
-@pytest.fixture
-def synced(store: Store, project: Path) -> Store:
-    report = sync_project(store, project)
-    assert not report.errors, report.errors
-    return store
+settings = integration.settings  # the worker's short leases and polls
+synced = integration.synced
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from rota.auth.roles import ALL_TENANTS
 from rota.cli.main import App, handle_errors, pass_app
 from rota.cli.output import console, print_json
 from rota.model.errors import InvalidInputError
@@ -64,13 +63,7 @@ def create_admin(app: App, name: str, as_json: bool) -> None:
     """Create an administrator of every tenant (the first one unlocks the API and dashboard).
     The password comes from ROTA_ADMIN_PASSWORD or a prompt."""
     app.store.upgrade()
-    user = access.create_user(
-        app.store,
-        name,
-        _password(name),
-        grants={ALL_TENANTS: ["admin"]},
-        principal=app.principal,
-    )
+    user = access.create_admin(app.store, name, _password(name), principal=app.principal)
     if as_json:
         print_json(user.to_dict())
     else:

@@ -82,9 +82,11 @@ def has_admin(store: Store) -> bool:
     return store.has_admin()
 
 
-def create_admin(store: Store, name: str, password: str) -> User:
+def create_admin(store: Store, name: str, password: str, *, principal: Principal = SYSTEM) -> User:
     """The first (or another) administrator of every tenant; the CLI's, on the server."""
-    return create_user(store, name, password, grants={ALL_TENANTS: [Role.ADMIN]}, principal=SYSTEM)
+    return create_user(
+        store, name, password, grants={ALL_TENANTS: [Role.ADMIN]}, principal=principal
+    )
 
 
 def create_user(

@@ -244,14 +244,17 @@ def set_group_enabled(
     tenant the group's jobs are in."""
     if not name or len(name) > 128:
         raise InvalidInputError("group", "must be 1 to 128 characters")
-    groups = {g.name: g for g in list_groups(store, principal=principal)}
+    tenant_of = {j.id: j.definition.tenant for j in store.list_jobs()}
+    groups = {
+        g.name: g
+        for g in store.list_groups()
+        if any(principal.can_see(tenant_of.get(j, "")) for j in g.jobs)
+    }
     if name not in groups:
-        # A typo must not look like a frozen group.
+        # A typo must not look like a frozen group (nor a group of a tenant you cannot see).
         listed = ", ".join(sorted(groups)) or "none"
         raise InvalidInputError("group", f"no job is in group {name!r} (groups: {listed})")
-    members = set(next(g.jobs for g in store.list_groups() if g.name == name))
-    tenants = {j.definition.tenant for j in store.list_jobs() if j.id in members}
-    for tenant in sorted(tenants):
+    for tenant in sorted({tenant_of[j] for j in groups[name].jobs if j in tenant_of}):
         authorize(principal, Action.EDIT, tenant, "group", name)
     actor = principal.name if not principal.local else actor
     group = store.set_group_enabled(name, enabled, note, actor, store.now())
